@@ -1,0 +1,102 @@
+"""Reproducible training on in-memory tensors, small enough to read in one sitting.
+
+The datasets in the book fit in memory, so a random permutation per epoch replaces a DataLoader: fewer
+moving parts, and the order of batches depends only on the seed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from gaplib._validate import require_tensor
+
+
+def seed_everything(seed: int = 0, threads: int | None = None) -> torch.Generator:
+    """Seed Python, NumPy and torch, optionally fix torch's CPU thread count, and return a torch generator.
+
+    Fixing the thread count matters on a shared 2-core machine: reductions split over a different number of
+    threads add floats in a different order, which changes the last bits of a result.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed_everything: expected seed to be an int, got {type(seed).__name__}")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device() -> torch.device:
+    """CUDA when present (a Colab GPU runtime), otherwise the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_dataset(images: torch.Tensor, labels: torch.Tensor, where: str) -> None:
+    require_tensor(images, "images", where)
+    require_tensor(labels, "labels", where)
+    if labels.dim() != 1 or images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{where}: expected images (N, ...) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}"
+        )
+
+
+def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 10,
+                     batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.0, seed: int = 0,
+                     progress: bool = True, description: str = "training") -> list[float]:
+    r"""Train with Adam on cross-entropy, :math:`\mathcal{L} = -\frac{1}{B}\sum_b \log \mathrm{softmax}(z_b)_{y_b}`.
+
+    Args:
+        model: maps ``(B, ...)`` images to ``(B, K)`` logits; trained in place on its current device.
+        images, labels: the whole training set, ``(N, ...)`` and ``(N,)``.
+        epochs, batch_size, lr, weight_decay: the usual.
+        seed: fixes the batch order (the model's initialisation is the caller's, via :func:`seed_everything`).
+        progress: show a tqdm progress bar over batches.
+    Returns:
+        The mean training loss of each epoch.
+    """
+    _check_dataset(images, labels, "train_classifier")
+    device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    batches_per_epoch = -(-len(labels) // batch_size)
+    losses: list[float] = []
+    model.train()
+    with tqdm(total=epochs * batches_per_epoch, desc=description, disable=not progress, leave=False) as bar:
+        for _ in range(epochs):
+            order = torch.randperm(len(labels), generator=generator)
+            total = 0.0
+            for start in range(0, len(labels), batch_size):
+                batch = order[start:start + batch_size]
+                loss = nn.functional.cross_entropy(model(images[batch].to(device)), labels[batch].to(device))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch)
+                bar.update()
+            losses.append(total / len(labels))
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Predicted classes ``(N,)`` of a classifier, in evaluation mode and without gradients."""
+    require_tensor(images, "images", "predict")
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = [model(images[i:i + batch_size].to(device)).argmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
+    return torch.cat(chunks)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of ``images`` whose predicted class equals ``labels``."""
+    _check_dataset(images, labels, "accuracy")
+    return (predict(model, images) == labels).float().mean().item()

@@ -1,0 +1,48 @@
+"""Live explorers for the notebooks, written against the API that ipywidgets 7 and 8 share.
+
+Colab ships ipywidgets 7.7 and a local Jupyter usually has 8. Only ``interactive`` and the basic sliders and
+dropdowns are used here: their signatures are the same in both, so the same cell runs in either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+
+IPYWIDGETS_MAJOR = int(widgets.__version__.split(".")[0])
+
+
+def int_slider(description: str, min: int, max: int, value: int | None = None, step: int = 1) -> widgets.IntSlider:
+    """An integer slider that updates on release, so a slow redraw does not queue up while dragging."""
+    if min > max:
+        raise ValueError(f"int_slider: expected min <= max, got min={min}, max={max}")
+    return widgets.IntSlider(value=min if value is None else value, min=min, max=max, step=step,
+                             description=description, continuous_update=False)
+
+
+def float_slider(description: str, min: float, max: float, value: float | None = None,
+                 step: float = 0.01) -> widgets.FloatSlider:
+    """A float slider that updates on release."""
+    if min > max:
+        raise ValueError(f"float_slider: expected min <= max, got min={min}, max={max}")
+    return widgets.FloatSlider(value=min if value is None else value, min=min, max=max, step=step,
+                               description=description, continuous_update=False)
+
+
+def dropdown(description: str, options: Sequence, value: object = None) -> widgets.Dropdown:
+    """A dropdown over ``options`` (values, or ``(label, value)`` pairs)."""
+    if len(options) == 0:
+        raise ValueError("dropdown: expected at least one option, got none")
+    first = options[0][1] if isinstance(options[0], tuple) else options[0]
+    return widgets.Dropdown(options=list(options), value=first if value is None else value, description=description)
+
+
+def explorer(update: Callable[..., None], **controls: widgets.Widget) -> widgets.VBox:
+    """Controls above the output of ``update(**values)``, which redraws whenever a control changes.
+
+    ``update`` draws with matplotlib and calls ``plt.show()``; the returned box is what the cell displays.
+    """
+    if not controls:
+        raise ValueError("explorer: expected at least one control, got none")
+    return widgets.interactive(update, **controls)

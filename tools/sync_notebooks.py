@@ -1,0 +1,98 @@
+"""Write the Colab link and the Colab setup cell into every notebook, from the repository URL in _config.yml.
+
+The URL is typed once, in _config.yml; this script copies it into the notebooks, and tests/test_notebooks.py
+fails when a notebook is out of date. Run it after adding a notebook or changing the URL:
+
+    .venv/bin/python tools/sync_notebooks.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIRS = ("chapters", "exercises")
+BADGE_TAG = "colab-badge"
+SETUP_TAG = "colab-setup"
+
+SETUP_TEMPLATE = '''\
+# Colab only: install gaplib from the course repository, keeping Colab's own torch. Elsewhere: nothing to do.
+import sys
+
+GAPLIB_SOURCE = "git+{url}@{branch}"
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"gaplib @ {{GAPLIB_SOURCE}}"], check=True)'''
+
+
+def repository() -> tuple[str, str]:
+    """The repository URL and branch, as written in _config.yml."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["repository"]["url"].rstrip("/"), config["repository"].get("branch", "main")
+
+
+def colab_url(notebook: Path) -> str:
+    url, branch = repository()
+    github_path = url.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{github_path}/blob/{branch}/{notebook.relative_to(ROOT).as_posix()}"
+
+
+def badge_source(notebook: Path) -> str:
+    return f"[Open this notebook in Google Colab]({colab_url(notebook)}) · runs on the CPU in under a minute."
+
+
+def setup_source() -> str:
+    url, branch = repository()
+    return SETUP_TEMPLATE.format(url=url, branch=branch)
+
+
+def notebooks() -> list[Path]:
+    """Every notebook the course ships (the student versions of the exercises included)."""
+    return sorted(p for d in NOTEBOOK_DIRS for p in (ROOT / d).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def _find(nb: nbformat.NotebookNode, tag: str) -> int | None:
+    return next((i for i, cell in enumerate(nb.cells) if tag in cell.metadata.get("tags", [])), None)
+
+
+def synced(path: Path) -> nbformat.NotebookNode:
+    """The notebook with its badge cell (after the title) and setup cell (first code cell) up to date."""
+    nb = nbformat.read(path, as_version=4)
+    badge, setup = _find(nb, BADGE_TAG), _find(nb, SETUP_TAG)
+    if badge is None:
+        nb.cells.insert(1, nbformat.v4.new_markdown_cell("", metadata={"tags": [BADGE_TAG, "remove-cell"]}))
+        badge = 1
+    nb.cells[badge].source = badge_source(path)
+    if setup is None:
+        setup = badge + 1
+        nb.cells.insert(setup, nbformat.v4.new_code_cell("", metadata={"tags": [SETUP_TAG, "remove-cell"]}))
+    nb.cells[setup].source = setup_source()
+    return nb
+
+
+def _normalised(nb: nbformat.NotebookNode) -> str:
+    copy = nbformat.from_dict(nb)
+    for cell in copy.cells:
+        cell.pop("id", None)
+    return nbformat.writes(copy)
+
+
+def stale_notebooks() -> list[Path]:
+    """Notebooks whose badge or setup cell differs from what _config.yml says."""
+    return [p for p in notebooks() if _normalised(nbformat.read(p, as_version=4)) != _normalised(synced(p))]
+
+
+def main() -> int:
+    for path in notebooks():
+        nbformat.write(synced(path), path)
+    print(f"synced {len(notebooks())} notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
