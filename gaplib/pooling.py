@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from gaplib._validate import require_float, spatial_dims
+from gaplib._validate import require_float, require_tensor, spatial_dims
 
 
 def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
@@ -26,7 +26,8 @@ def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
         >>> global_avg_pool(torch.ones(2, 3, 4, 5)).shape
         torch.Size([2, 3])
     """
-    return x.mean(dim=spatial_dims(x, "global_avg_pool"))
+    dims = spatial_dims(x, "global_avg_pool")
+    return x.mean(dim=dims)
 
 
 def global_max_pool(x: torch.Tensor) -> torch.Tensor:
@@ -41,7 +42,8 @@ def global_max_pool(x: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N, C)``, same dtype as ``x``.
     """
-    return x.amax(dim=spatial_dims(x, "global_max_pool"))
+    dims = spatial_dims(x, "global_max_pool")
+    return x.amax(dim=dims)
 
 
 def gem_pool(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) -> torch.Tensor:
@@ -73,4 +75,50 @@ def gem_pool(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) 
     if eps <= 0:
         raise ValueError(f"gem_pool: expected eps > 0, got eps = {eps}")
     require_float(x, "x", "gem_pool")
-    return x.clamp(min=eps).pow(p).mean(dim=dims).pow(1.0 / p)
+    clamped = x.clamp(min=eps)
+    # x**p overflows for large p (1.7**2000 is inf in float64). GeM is homogeneous of degree 1, so dividing by
+    # the channel maximum first and multiplying back gives the same value, and the same gradient even with the
+    # scale detached, while every power stays in [0, 1].
+    scale = clamped.amax(dim=dims, keepdim=True).detach()
+    return (clamped / scale).pow(p).mean(dim=dims).pow(1.0 / p) * scale.flatten(1)
+
+
+READOUTS = ("mean", "sum", "max")
+
+
+def graph_readout(node_features: torch.Tensor, graph_index: torch.Tensor | None = None,
+                  reduce: str = "mean") -> torch.Tensor:
+    r"""Readout of a graph neural network: pool the features of each graph's nodes into one vector.
+
+    .. math:: h_G^{\text{mean}} = \frac{1}{|V_G|} \sum_{v \in V_G} h_v, \qquad
+        h_G^{\text{sum}} = \sum_{v \in V_G} h_v, \qquad h_G^{\text{max}} = \max_{v \in V_G} h_v
+
+    The mean is GAP with the nodes in place of the pixels. Unlike the functions above, nodes have no grid:
+    the input is a flat list of node features, and ``graph_index`` says which graph each node belongs to
+    (as in PyTorch Geometric's ``batch`` vector). Every readout ignores the order of the nodes; Xu et al.
+    (2019) show that only the sum is injective on multisets (the mean sees proportions, the max sees the set).
+
+    Args:
+        node_features: ``(V, C)`` features of all nodes of all graphs.
+        graph_index: ``(V,)`` integers in ``0..G-1``; ``None`` means one graph.
+        reduce: ``"mean"``, ``"sum"`` or ``"max"``.
+    Returns:
+        ``(G, C)``, one row per graph; a graph index with no node gets a row of zeros.
+    """
+    require_tensor(node_features, "node_features", "graph_readout")
+    if node_features.dim() != 2 or node_features.shape[0] == 0:
+        raise ValueError(f"graph_readout: expected node features of shape (V, C) with V >= 1, "
+                         f"got shape {tuple(node_features.shape)}")
+    if reduce not in READOUTS:
+        raise ValueError(f"graph_readout: expected reduce in {READOUTS}, got {reduce!r}")
+    if graph_index is None:
+        graph_index = torch.zeros(node_features.shape[0], dtype=torch.long, device=node_features.device)
+    require_tensor(graph_index, "graph_index", "graph_readout")
+    if graph_index.shape != node_features.shape[:1] or graph_index.dtype != torch.long or graph_index.min() < 0:
+        raise ValueError(f"graph_readout: expected graph_index of shape ({node_features.shape[0]},), dtype long, "
+                         f"values >= 0, got shape {tuple(graph_index.shape)}, dtype {graph_index.dtype}")
+    num_graphs = int(graph_index.max()) + 1
+    out = node_features.new_zeros(num_graphs, node_features.shape[1])
+    index = graph_index.unsqueeze(1).expand_as(node_features)
+    torch_reduce = {"mean": "mean", "sum": "sum", "max": "amax"}[reduce]
+    return out.scatter_reduce(0, index, node_features, reduce=torch_reduce, include_self=False)

@@ -75,11 +75,8 @@ def synced(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def _normalised(nb: nbformat.NotebookNode) -> str:
-    copy = nbformat.from_dict(nb)
-    for cell in copy.cells:
-        cell.pop("id", None)
-    return nbformat.writes(copy)
+def _normalised(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
+    return [(cell.cell_type, cell.source, repr(sorted(cell.metadata.items()))) for cell in nb.cells]
 
 
 def stale_notebooks() -> list[Path]:
