@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-from-lock
 JOBS ?= 2
 BOOK_FLAGS := --builder html -W -n --keep-going
 
-.PHONY: book test lint unit notebooks venv lock clean
+.PHONY: book test lint venv lock linkcheck clean
 
 # The stamp is older than the lock when the lock changed: rebuild the venv from scratch, so that nothing
 # installed by hand or left over from an older lock survives.
@@ -28,9 +28,10 @@ book: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# One pytest run: unit tests, then every notebook through nbval in a fresh kernel of its own. loadscope keeps
-# a notebook's cells on one worker; one thread per kernel keeps the two workers off each other's core.
-test: lint
+# The book first (tests/test_browser.py reads _build/html in a real browser), then one pytest run: unit tests
+# and every notebook through nbval in a fresh kernel of its own. loadscope keeps a notebook's cells on one
+# worker; one thread per kernel keeps the two workers off each other's core.
+test: lint book
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest tests chapters exercises --nbval-lax --nbval-current-env \
 		-n $(JOBS) --dist loadscope -q
 
@@ -40,5 +41,9 @@ lock: $(STAMP)
 	mv requirements.lock.new requirements.lock
 	touch $(STAMP)
 
+# External links need the internet, which the suite never uses: run this one by hand.
+linkcheck: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --builder linkcheck
+
 clean:
-	rm -rf _build $(VENV)
+	rm -rf _build $(VENV) _config_student.yml

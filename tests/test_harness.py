@@ -17,6 +17,9 @@ def failing_book(tmp_path):
     """A one-page book using the project's own _config.yml, whose notebook raises in its second cell."""
     shutil.copy(ROOT / "_config.yml", tmp_path)
     shutil.copy(ROOT / "references.bib", tmp_path)
+    for folder in ("_ext", "_static"):  # local Sphinx extensions and assets that _config.yml may name
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: broken\n")
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
