@@ -1,16 +1,17 @@
 """gaplib: the small library behind "Global Average Pooling, executable".
 
 The operations the book is about sit at the top level; everything else lives in one module per concept:
-``pooling``, ``heads``, ``models``, ``data``, ``cam``, ``train``, ``plot``, ``widgets``, ``checks``, ``book``.
+``pooling``, ``heads``, ``models``, ``attention``, ``data``, ``cam``, ``train``, ``plot``, ``widgets``,
+``checks``, ``book``.
 """
 
-from gaplib import cam, checks, data, heads, models, pooling, train
+from gaplib import attention, cam, checks, data, heads, models, pooling, train
 from gaplib.cam import class_activation_maps
 from gaplib.pooling import gem_pool, global_avg_pool, global_max_pool
 from gaplib.train import get_device, seed_everything
 
 __all__ = [
-    "cam", "checks", "data", "heads", "models", "pooling", "train",
+    "attention", "cam", "checks", "data", "heads", "models", "pooling", "train",
     "class_activation_maps", "gem_pool", "global_avg_pool", "global_max_pool", "get_device", "seed_everything",
 ]
 __version__ = "0.1.0"

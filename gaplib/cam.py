@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
-from torchvision.ops import box_iou as _torchvision_box_iou
 
 from gaplib._validate import require_tensor, spatial_dims
 
@@ -71,16 +70,23 @@ def normalize_cam(cam: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, (cam - low) / safe_span, torch.zeros_like(cam))
 
 
-def cam_to_box(cam: torch.Tensor | np.ndarray, threshold: float = 0.2) -> tuple[int, int, int, int]:
+def cam_to_box(cam: torch.Tensor | np.ndarray, threshold: float = 0.2,
+               relative_to: str = "range") -> tuple[int, int, int, int]:
     r"""The CAM paper's box: threshold the normalised map, box the largest connected region.
 
-    Keeps positions with :math:`\hat M(i, j) \ge` ``threshold`` (20% of the map's range in Zhou et al. 2016),
-    labels 8-connected regions and returns the tight box around the largest one. A constant map carries no
-    location, so its box is the whole map.
+    Keeps positions with :math:`\hat M(i, j) \ge` ``threshold``, labels 8-connected regions and returns the
+    tight box around the largest one. A constant map carries no location, so its box is the whole map.
+
+    Zhou et al. 2016 keep the values above 20% of the map's *maximum*, ``relative_to="max"``:
+    :math:`M(i, j) \ge t \max M`, where a map with no positive value has no evidence and boxes the whole
+    image. The default, ``relative_to="range"``, thresholds the min-max normalised map :math:`\hat M`
+    instead; the two agree only when the map's minimum is 0 (a ReLU-ed map), and on raw CAMs with a large
+    negative part they give very different boxes.
 
     Args:
         cam: one map ``(H, W)``, already upsampled to the input size.
-        threshold: the fraction of the normalised range to keep, in ``(0, 1]``.
+        threshold: the fraction of the normalised range (or of the maximum) to keep, in ``(0, 1]``.
+        relative_to: ``"range"`` or ``"max"``.
     Returns:
         ``(x0, y0, x1, y1)`` in pixels, ``x`` along columns, ends exclusive (torchvision's convention).
     """
@@ -89,9 +95,15 @@ def cam_to_box(cam: torch.Tensor | np.ndarray, threshold: float = 0.2) -> tuple[
     cam = torch.as_tensor(cam)
     if cam.dim() != 2:
         raise ValueError(f"cam_to_box: expected one map of shape (H, W), got shape {tuple(cam.shape)}")
+    if relative_to not in ("range", "max"):
+        raise ValueError(f"cam_to_box: expected relative_to 'range' or 'max', got {relative_to!r}")
     height, width = cam.shape
-    normalized = normalize_cam(cam.double()).numpy()
-    if not normalized.any():
+    if relative_to == "max":
+        peak = cam.double().max()
+        normalized = (cam.double() / peak).numpy() if peak > 0 else np.zeros((height, width))
+    else:
+        normalized = normalize_cam(cam.double()).numpy()
+    if not (normalized > 0).any():
         return (0, 0, width, height)
     regions, count = ndimage.label(normalized >= threshold, structure=np.ones((3, 3)))
     sizes = ndimage.sum_labels(np.ones_like(normalized), regions, index=np.arange(1, count + 1))
@@ -113,7 +125,10 @@ def box_iou(box_a: torch.Tensor | tuple, box_b: torch.Tensor | tuple) -> torch.T
     b = torch.as_tensor(box_b, dtype=torch.float64).reshape(-1, 4)
     if a.shape != b.shape:
         raise ValueError(f"box_iou: expected the same number of boxes, got {a.shape[0]} and {b.shape[0]}")
-    return _torchvision_box_iou(a, b).diagonal()
+    # Imported here: torchvision costs a second at start-up in every notebook, and only this function needs it.
+    from torchvision.ops import box_iou as pairwise_iou
+
+    return pairwise_iou(a, b).diagonal()
 
 
 def pointing_hits(cams: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
@@ -137,3 +152,115 @@ def pointing_hits(cams: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     flat_index = cams.flatten(1).argmax(dim=1)
     rows, cols = flat_index // cams.shape[2], flat_index % cams.shape[2]
     return (cols >= boxes[:, 0]) & (cols < boxes[:, 2]) & (rows >= boxes[:, 1]) & (rows < boxes[:, 3])
+
+
+def grad_cam(model: torch.nn.Module, images: torch.Tensor, classes: int | torch.Tensor,
+             relu: bool = True) -> torch.Tensor:
+    r"""Grad-CAM (Selvaraju et al. 2017) on the last feature maps of a ``features``/``head`` model.
+
+    .. math:: \alpha_{kc} = \frac{1}{HW} \sum_{i, j} \frac{\partial z_k}{\partial F_c(i, j)}, \qquad
+       \mathrm{GradCAM}_k(i, j) = \mathrm{ReLU}\Big( \sum_c \alpha_{kc} F_c(i, j) \Big)
+
+    For a GAP-then-linear head :math:`\partial z_k / \partial F_c(i, j) = w_{kc} / (HW)` at every position,
+    so :math:`\alpha_{kc} = w_{kc}/(HW)` and Grad-CAM is :math:`\mathrm{ReLU}(\mathrm{CAM}_k)/(HW)`: the same
+    map, clipped and rescaled. For other heads (max pooling, several layers) the two differ.
+
+    Args:
+        model: has ``model.features(x)`` giving ``F`` ``(N, C, H, W)`` and ``model.head(F)`` giving the logits
+            ``(N, K)``, like :class:`gaplib.models.Classifier`. Its parameters are left untouched (no ``.grad``).
+        images: the input batch ``(N, ...)``.
+        classes: the class ``k`` to explain, one int for the whole batch or ``(N,)`` ints, one per image.
+        relu: apply the ReLU of the paper (``False`` returns the signed map).
+    Returns:
+        ``(N, H, W)`` at the feature resolution, not normalised (libraries usually min-max normalise it to
+        ``[0, 1]`` and upsample it for display; :func:`normalize_cam` and :func:`upsample_cam` do that here).
+
+    Example:
+        >>> maps = grad_cam(model, images, classes=labels)   # doctest: +SKIP
+    """
+    require_tensor(images, "images", "grad_cam")
+    if not (callable(getattr(model, "features", None)) and callable(getattr(model, "head", None))):
+        raise TypeError(f"grad_cam: expected a model with .features(x) and .head(F) (a gaplib Classifier), "
+                        f"got {type(model).__name__}")
+    with torch.enable_grad():
+        features = model.features(images).detach().requires_grad_(True)
+        spatial_dims(features, "grad_cam", 2, 2)
+        logits = model.head(features)
+        index = torch.as_tensor(classes, dtype=torch.long, device=logits.device).reshape(-1)
+        if index.numel() not in (1, logits.shape[0]):
+            raise ValueError(f"grad_cam: expected one class or {logits.shape[0]} classes (one per image), "
+                             f"got {index.numel()}")
+        index = index.expand(logits.shape[0])
+        if (index < 0).any() or (index >= logits.shape[1]).any():
+            raise ValueError(f"grad_cam: expected classes in 0..{logits.shape[1] - 1}, got {index.tolist()}")
+        # The images are independent, so one backward pass of the summed scores gives every image's gradient.
+        score = logits.gather(1, index[:, None]).sum()
+        (gradient,) = torch.autograd.grad(score, features)
+    alpha = gradient.mean(dim=(2, 3), keepdim=True)
+    maps = (alpha * features.detach()).sum(dim=1)
+    return maps.clamp(min=0) if relu else maps
+
+
+def cam_boxes(cams: torch.Tensor, threshold: float = 0.2, relative_to: str = "range") -> torch.Tensor:
+    """:func:`cam_to_box` for each of ``M`` maps ``(M, H, W)``: boxes ``(M, 4)`` long, ``(x0, y0, x1, y1)``."""
+    require_tensor(cams, "cams", "cam_boxes")
+    if cams.dim() != 3:
+        raise ValueError(f"cam_boxes: expected maps of shape (M, H, W), got shape {tuple(cams.shape)}")
+    boxes = [cam_to_box(cam, threshold, relative_to) for cam in cams.detach().cpu()]
+    return torch.tensor(boxes, dtype=torch.long).reshape(-1, 4)
+
+
+def localization_hits(predicted: torch.Tensor, true: torch.Tensor, iou_threshold: float = 0.5) -> torch.Tensor:
+    r"""The CAM paper's localisation criterion: a predicted box counts when it overlaps the true one enough.
+
+    .. math:: \mathrm{hit} = [\, \mathrm{IoU}(\hat B, B) \ge 0.5 \,]
+
+    Args:
+        predicted, true: boxes ``(M, 4)`` as ``(x0, y0, x1, y1)``, paired row by row.
+        iou_threshold: 0.5 in the CAM paper and in PASCAL VOC.
+    Returns:
+        ``(M,)`` booleans; their mean is the localisation accuracy.
+    """
+    if not 0 < iou_threshold <= 1:
+        raise ValueError(f"localization_hits: expected 0 < iou_threshold <= 1, got {iou_threshold}")
+    return box_iou(predicted, true) >= iou_threshold
+
+
+def box_masks(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Boolean masks ``(M, height, width)``, true inside each box ``(x0, y0, x1, y1)`` (ends exclusive)."""
+    boxes = torch.as_tensor(boxes).reshape(-1, 4)
+    rows = torch.arange(height)[None, :, None]
+    cols = torch.arange(width)[None, None, :]
+    x0, y0, x1, y1 = (boxes[:, i, None, None] for i in range(4))
+    return (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)
+
+
+def points_in_boxes(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Whether each point ``(x, y)`` (column, row, in pixels) lies in its box; ``(M, 2)`` and ``(M, 4)`` in."""
+    points, boxes = torch.as_tensor(points).reshape(-1, 2), torch.as_tensor(boxes).reshape(-1, 4)
+    if points.shape[0] != boxes.shape[0]:
+        raise ValueError(
+            f"points_in_boxes: expected as many points as boxes, got {points.shape[0]} and {boxes.shape[0]}"
+        )
+    x, y = points[:, 0], points[:, 1]
+    return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
+
+
+def centered_boxes(n: int, box_size: tuple[int, int], image_size: tuple[int, int]) -> torch.Tensor:
+    """Baseline: ``n`` copies of a ``box_size = (w, h)`` box centred in an ``image_size = (H, W)`` image."""
+    (box_w, box_h), (height, width) = box_size, image_size
+    if not (0 < box_w <= width and 0 < box_h <= height):
+        raise ValueError(f"centered_boxes: box {box_size} (w, h) does not fit the image {image_size} (H, W)")
+    x0, y0 = (width - box_w) // 2, (height - box_h) // 2
+    return torch.tensor([x0, y0, x0 + box_w, y0 + box_h]).repeat(n, 1)
+
+
+def random_boxes(n: int, box_size: tuple[int, int], image_size: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """Baseline: ``n`` boxes of ``box_size = (w, h)`` at uniformly random positions inside an ``(H, W)`` image."""
+    (box_w, box_h), (height, width) = box_size, image_size
+    if not (0 < box_w <= width and 0 < box_h <= height):
+        raise ValueError(f"random_boxes: box {box_size} (w, h) does not fit the image {image_size} (H, W)")
+    generator = torch.Generator().manual_seed(seed)
+    x0 = torch.randint(0, width - box_w + 1, (n,), generator=generator)
+    y0 = torch.randint(0, height - box_h + 1, (n,), generator=generator)
+    return torch.stack([x0, y0, x0 + box_w, y0 + box_h], dim=1)

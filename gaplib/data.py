@@ -94,6 +94,92 @@ def stripes_and_checkerboards(n: int, size: int = 16, widths: tuple[int, ...] = 
     return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels).long()
 
 
+def bright_patches(n: int, size: int = 24, patch_size: int = 4, brightness: float = 2.0, noise: float = 1.0,
+                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Gaussian noise, with (label 1) or without (label 0) one bright square patch at a random position.
+
+    The patch covers a fraction :math:`\alpha = (\text{patch\_size} / \text{size})^2` of the image and adds
+    :math:`\delta` = ``brightness`` to it, so it raises the image mean by exactly :math:`\alpha\delta`.
+
+    Args:
+        n: number of images; an even ``n`` gives exactly balanced classes.
+        size: side of the square image in pixels.
+        patch_size: side of the patch in pixels, at most ``size``.
+        brightness: ``delta``, added to every pixel of the patch.
+        noise: standard deviation of the background noise, everywhere.
+        seed: same seed, same data.
+    Returns:
+        images ``(n, 1, size, size)`` float32, labels ``(n,)`` long, boxes ``(n, 4)`` long as
+        ``(x0, y0, x1, y1)`` (ends exclusive) of the patch, ``(0, 0, 0, 0)`` where there is none.
+    """
+    where = "bright_patches"
+    n, size = _positive_int(n, "n", where), _positive_int(size, "size", where)
+    patch_size = _positive_int(patch_size, "patch_size", where)
+    if patch_size > size:
+        raise ValueError(f"{where}: expected patch_size <= size, got {patch_size} > {size}")
+    if noise < 0:
+        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    rng = _rng(seed)
+    labels = rng.permutation(np.arange(n) % 2)
+    images = (noise * rng.standard_normal((n, size, size))).astype(np.float32)
+    corners = rng.integers(0, size - patch_size + 1, size=(n, 2))
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    for index in np.flatnonzero(labels):
+        top, left = corners[index]
+        images[index, top:top + patch_size, left:left + patch_size] += brightness
+        boxes[index] = (left, top, left + patch_size, top + patch_size)
+    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels).long(), torch.from_numpy(boxes)
+
+
+# The two parts of part_arrangements. Their masses differ (5 and 8 pixels), which gives nothing away: every
+# image of either class holds one of each.
+PART_A = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=np.float32)  # a plus
+PART_B = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.float32)  # a ring
+
+
+def part_arrangements(n: int, size: int = 24, min_gap: int = 8, noise: float = 0.1,
+                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two classes made of the same two parts: part A above part B (label 0) or B above A (label 1).
+
+    A is a 3x3 plus (:data:`PART_A`), B a 3x3 ring (:data:`PART_B`). Each image places the upper part at a
+    random row and the lower part at a random row at least ``min_gap`` empty rows below it; each part gets its
+    own random column. Positions are drawn the same way for both classes, and only which part goes on top
+    depends on the label, so every image of either class holds one A and one B: the classes differ only in
+    the arrangement. With ``min_gap`` at least the receptive field of a network, no unit sees both parts.
+
+    Args:
+        n: number of images; an even ``n`` gives exactly balanced classes.
+        size: side of the square image; at least ``6 + min_gap``.
+        min_gap: fewest empty rows between the two parts.
+        noise: standard deviation of Gaussian noise added everywhere.
+        seed: same seed, same data.
+    Returns:
+        images ``(n, 1, size, size)`` float32, labels ``(n,)`` long, corners ``(n, 2, 2)`` long: the
+        ``(row, column)`` of the top-left pixel of part A (``[:, 0]``) and of part B (``[:, 1]``).
+    """
+    where = "part_arrangements"
+    n, size = _positive_int(n, "n", where), _positive_int(size, "size", where)
+    if not isinstance(min_gap, (int, np.integer)) or isinstance(min_gap, bool) or min_gap < 0:
+        raise ValueError(f"{where}: expected min_gap to be an int >= 0, got {min_gap!r}")
+    if size < 6 + min_gap:
+        raise ValueError(f"{where}: two 3x3 parts {min_gap} rows apart need size >= {6 + min_gap}, got {size}")
+    if noise < 0:
+        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    rng = _rng(seed)
+    labels = rng.permutation(np.arange(n) % 2)
+    images = (noise * rng.standard_normal((n, size, size))).astype(np.float32)
+    corners = np.empty((n, 2, 2), dtype=np.int64)
+    for index, label in enumerate(labels):
+        upper_row = rng.integers(0, size - 6 - min_gap + 1)
+        lower_row = rng.integers(upper_row + 3 + min_gap, size - 3 + 1)
+        columns = rng.integers(0, size - 3 + 1, size=2)
+        rows = (upper_row, lower_row) if label == 0 else (lower_row, upper_row)  # (row of A, row of B)
+        for part, (row, column) in enumerate(zip(rows, columns, strict=True)):
+            images[index, row:row + 3, column:column + 3] += (PART_A, PART_B)[part]
+            corners[index, part] = (row, column)
+    return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels).long(), torch.from_numpy(corners)
+
+
 @lru_cache(maxsize=1)
 def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits  # ships with scikit-learn: no download
@@ -175,3 +261,85 @@ def digits_on_canvas(n: int, canvas_size: int = 32, digit_size: int = 12,
                         left + ink_cols.max() + 1, top + ink_rows.max() + 1)
     labels = torch.from_numpy(source_labels[picks].astype(np.int64))
     return torch.from_numpy(images).unsqueeze(1), labels, torch.from_numpy(boxes)
+
+
+MOTIF_CLASSES = ("none", "sine burst", "square pulse")
+
+
+def motif_signals(n: int, length: int = 96, motif_length: int = 16, noise: float = 0.5,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Noisy 1-D signals classified by which motif, if any, they contain somewhere in time.
+
+    Class 0 is Gaussian noise alone; class 1 adds a sine burst (two periods of a sine of amplitude 1) and
+    class 2 a square pulse (one period of a +1/-1 square wave), each ``motif_length`` steps long at a
+    uniformly random start. Both motifs have zero mean, so the mean of the raw signal says nothing about
+    the class: a model must detect the shape, wherever it is.
+
+    Args:
+        n: number of signals; labels cycle through the three classes in a random order.
+        length: ``L``, time steps per signal.
+        motif_length: time steps of a motif, at most ``length``.
+        noise: standard deviation of the white noise.
+        seed: same seed, same data.
+    Returns:
+        signals ``(n, 1, L)`` float32, labels ``(n,)`` long in ``0..2``, spans ``(n, 2)`` long as
+        ``(start, end)`` of the motif (end exclusive), ``(0, 0)`` for class 0.
+    """
+    where = "motif_signals"
+    n, length = _positive_int(n, "n", where), _positive_int(length, "length", where)
+    motif_length = _positive_int(motif_length, "motif_length", where)
+    if motif_length > length:
+        raise ValueError(f"{where}: expected motif_length <= length, got {motif_length} > {length}")
+    if noise < 0:
+        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    rng = _rng(seed)
+    phase = np.arange(motif_length) / motif_length
+    motifs = {1: np.sin(4 * np.pi * phase), 2: np.where(phase < 0.5, 1.0, -1.0)}
+    labels = rng.permutation(np.arange(n) % len(MOTIF_CLASSES))
+    signals = noise * rng.standard_normal((n, length))
+    spans = np.zeros((n, 2), dtype=np.int64)
+    starts = rng.integers(0, length - motif_length + 1, size=n)
+    for index, (label, start) in enumerate(zip(labels, starts, strict=True)):
+        if label:
+            signals[index, start:start + motif_length] += motifs[int(label)]
+            spans[index] = (start, start + motif_length)
+    return (torch.from_numpy(signals).float().unsqueeze(1), torch.from_numpy(labels).long(),
+            torch.from_numpy(spans))
+
+
+def key_word_sentences(n: int, task: str = "which", length: int = 8, vocab_size: int = 20,
+                       seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token sequences whose label depends on two key words, token 0 and token 1, among filler words.
+
+    Filler tokens are drawn uniformly from ``2..vocab_size-1``. With ``task="which"`` each sentence holds
+    exactly one key word at a random position and the label is that word (0 or 1): a bag of words suffices.
+    With ``task="order"`` each sentence holds both key words at two random positions and the label is 1 when
+    token 0 comes first: the same words in another order, so a bag of words cannot tell the classes apart.
+
+    Args:
+        n: number of sentences; an even ``n`` gives exactly balanced classes.
+        task: ``"which"`` or ``"order"``.
+        length: tokens per sentence, at least 2.
+        vocab_size: ``V``, at least 3.
+        seed: same seed, same data.
+    Returns:
+        tokens ``(n, length)`` long in ``0..V-1``, labels ``(n,)`` long in ``{0, 1}``.
+    """
+    where = "key_word_sentences"
+    n, length = _positive_int(n, "n", where), _positive_int(length, "length", where)
+    vocab_size = _positive_int(vocab_size, "vocab_size", where)
+    if task not in ("which", "order"):
+        raise ValueError(f"{where}: expected task 'which' or 'order', got {task!r}")
+    if length < 2 or vocab_size < 3:
+        raise ValueError(f"{where}: expected length >= 2 and vocab_size >= 3, got {length} and {vocab_size}")
+    rng = _rng(seed)
+    labels = rng.permutation(np.arange(n) % 2)
+    tokens = rng.integers(2, vocab_size, size=(n, length))
+    for index, label in enumerate(labels):
+        first, second = rng.choice(length, size=2, replace=False)
+        if task == "which":
+            tokens[index, first] = label
+        else:
+            early, late = sorted((first, second))
+            tokens[index, early], tokens[index, late] = (0, 1) if label == 1 else (1, 0)
+    return torch.from_numpy(tokens).long(), torch.from_numpy(labels).long()

@@ -70,6 +70,50 @@ class FlattenHead(nn.Module):
         return self.linear(features.flatten(1))
 
 
+def tied_flatten_head(gap_head: GAPHead, height: int, width: int) -> FlattenHead:
+    r"""The flatten head that computes exactly what ``gap_head`` computes on ``height x width`` maps.
+
+    Give every position of channel :math:`c` the same weight :math:`w_{kc} / (HW)`:
+
+    .. math:: \sum_{c, i, j} \frac{w_{kc}}{HW} F_c(i, j) + b_k = \sum_c w_{kc} \bar F_c + b_k .
+
+    So every GAP head is a flatten head with weights tied across positions, and the GAP head's functions
+    are a subset of the flatten head's. The copy is independent: training one does not change the other.
+
+    Args:
+        gap_head: a :class:`GAPHead` (not a max or GeM head, which no linear layer reproduces).
+        height, width: the feature map size the flatten head is built for.
+    Returns:
+        A :class:`FlattenHead` for ``(N, C, height, width)`` features, same dtype and device as ``gap_head``.
+    """
+    if type(gap_head) is not GAPHead:
+        raise TypeError(f"tied_flatten_head: expected a GAPHead, got {type(gap_head).__name__}")
+    for name, value in (("height", height), ("width", width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"tied_flatten_head: expected {name} to be a positive int, got {value!r}")
+    num_classes, channels = gap_head.linear.weight.shape
+    weight = gap_head.linear.weight.detach()
+    flat = FlattenHead(channels, height, width, num_classes).to(device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        # flatten(1) orders features channel-major, (c, i, j) -> c*HW + i*W + j: each w_kc repeats HW times.
+        flat.linear.weight.copy_(weight.repeat_interleave(height * width, dim=1) / (height * width))
+        flat.linear.bias.copy_(gap_head.linear.bias.detach())
+    return flat
+
+
+class GAPOnlyHead(nn.Module):
+    r"""GAP and nothing else, Network in Network's head: the trunk's last layer makes one map per class.
+
+    .. math:: z_k = \frac{1}{HW} \sum_{i, j} F_k(i, j)
+
+    No weights: the feature maps *are* the class maps, so their number must equal the number of classes.
+    Works on ``(N, K, *spatial)`` with 1 to 3 spatial dims.
+    """
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return global_avg_pool(features)
+
+
 HEADS = {"gap": GAPHead, "gmp": GMPHead, "gem": GeMHead}
 
 

@@ -1,8 +1,9 @@
 r"""Global pooling: collapse each channel's spatial map to one number.
 
 All functions take feature maps ``x`` of shape ``(N, C, *spatial)`` with 1 to 3 spatial dims (a signal,
-an image, a volume) and return ``(N, C)``. Notation as in the book: :math:`F_c(i, j)` is channel ``c`` at
-position ``(i, j)`` of an ``H x W`` map.
+an image, a volume) and return ``(N, C)``; the exceptions say so (``statistics_pool`` keeps ``k`` numbers per
+channel of an image, ``graph_readout`` pools nodes). Notation as in the book: :math:`F_c(i, j)` is channel
+``c`` at position ``(i, j)`` of an ``H x W`` map.
 """
 
 from __future__ import annotations
@@ -81,6 +82,58 @@ def gem_pool(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) 
     # scale detached, while every power stays in [0, 1].
     scale = clamped.amax(dim=dims, keepdim=True).detach()
     return (clamped / scale).pow(p).mean(dim=dims).pow(1.0 / p) * scale.flatten(1)
+
+
+POOLED_STATISTICS = ("mean", "variance", "energy_y", "energy_x")
+
+
+def statistics_pool(x: torch.Tensor, statistics: tuple[str, ...] = POOLED_STATISTICS) -> torch.Tensor:
+    r"""Pool more than the mean: per channel, the mean, the spatial variance and the derivative energies.
+
+    .. math::
+        \mu_c = \frac{1}{HW} \sum_{i,j} F_c(i, j), \qquad
+        \sigma_c^2 = \frac{1}{HW} \sum_{i,j} \big(F_c(i, j) - \mu_c\big)^2,
+
+        E^y_c = \frac{1}{(H-1)W} \sum_{i=1}^{H-1} \sum_{j} \big(F_c(i+1, j) - F_c(i, j)\big)^2, \qquad
+        E^x_c = \frac{1}{H(W-1)} \sum_{i} \sum_{j=1}^{W-1} \big(F_c(i, j+1) - F_c(i, j)\big)^2
+
+    ``"mean"`` is GAP. The variance, like the mean, ignores where each value sits (any permutation of the
+    positions leaves both unchanged); the energies of the finite differences along the rows (``y``, down the
+    map) and the columns (``x``, across it) do not: they measure how fast the map changes along each axis,
+    which is what tells a texture's orientation and scale. Differences are taken inside the map only, with
+    no padding. All are invariant to adding a constant to the map.
+
+    Args:
+        x: feature maps ``(N, C, H, W)``, floating point; ``H >= 2`` for ``"energy_y"``, ``W >= 2`` for
+            ``"energy_x"``.
+        statistics: which statistics, in which order, from ``"mean"``, ``"variance"``, ``"energy_y"``,
+            ``"energy_x"``; ``k = len(statistics)``.
+    Returns:
+        ``(N, k*C)``: the ``C`` values of the first statistic, then the ``C`` values of the next, and so on
+        (with the default, columns ``0..C-1`` are GAP, ``C..2C-1`` the variances, ...).
+
+    Example:
+        >>> stripes = torch.tensor([[0., 0.], [1., 1.]]).repeat(2, 1).view(1, 1, 4, 2)
+        >>> statistics_pool(stripes)  # mean 1/2, variance 1/4, changes every row, never along a row
+        tensor([[0.5000, 0.2500, 1.0000, 0.0000]])
+    """
+    where = "statistics_pool"
+    spatial_dims(x, where, 2, 2)
+    require_float(x, "x", where)
+    if isinstance(statistics, str) or not statistics or any(s not in POOLED_STATISTICS for s in statistics):
+        raise ValueError(f"{where}: expected a non-empty tuple of statistics from {POOLED_STATISTICS}, "
+                         f"got {statistics!r}")
+    height, width = x.shape[2:]
+    if ("energy_y" in statistics and height < 2) or ("energy_x" in statistics and width < 2):
+        raise ValueError(f"{where}: a derivative energy needs at least 2 positions along its axis, "
+                         f"got a map of shape {tuple(x.shape)}")
+    compute = {
+        "mean": lambda: x.mean(dim=(2, 3)),
+        "variance": lambda: x.var(dim=(2, 3), unbiased=False),
+        "energy_y": lambda: x.diff(dim=2).pow(2).mean(dim=(2, 3)),
+        "energy_x": lambda: x.diff(dim=3).pow(2).mean(dim=(2, 3)),
+    }
+    return torch.cat([compute[name]() for name in statistics], dim=1)
 
 
 READOUTS = ("mean", "sum", "max")

@@ -87,6 +87,46 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
 
 @torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> int:
+    r"""Recompute every batch-norm layer's running statistics on ``images`` with the model's final weights.
+
+    .. math:: \mu_c = \frac{1}{NHW} \sum_{n, i, j} x_{nc}(i, j), \qquad
+              \sigma_c^2 = \frac{1}{NHW - 1} \sum_{n, i, j} \big(x_{nc}(i, j) - \mu_c\big)^2
+
+    Training keeps an exponential moving average of batch statistics, mostly gathered while the weights were
+    still moving; after a run of a few hundred steps that average lags behind the final network, and the
+    model scores far lower in evaluation mode than in training mode. Recomputing the statistics with the
+    final weights removes the lag: with a single batch the running statistics become exactly the mean and
+    unbiased variance above, with several the plain average (momentum ``None``) of their per-batch values.
+    Only the running statistics change, never the weights; the model is left in evaluation mode.
+
+    Args:
+        model: a model with ``nn.BatchNorm*`` layers, on its device.
+        images: inputs ``(N, ...)``, usually the training set.
+        batch_size: images per forward pass; the per-batch statistics are averaged with equal weight.
+    Returns:
+        The number of batch-norm layers recalibrated (0 leaves the model unchanged).
+    """
+    require_tensor(images, "images", "recalibrate_batch_norm")
+    if len(images) == 0:
+        raise ValueError(f"recalibrate_batch_norm: expected at least one image, got shape {tuple(images.shape)}")
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved_momentum = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None
+    if layers:
+        device = next(model.parameters()).device
+        model.train()
+        for start in range(0, len(images), batch_size):
+            model(images[start:start + batch_size].to(device))
+    for layer, momentum in zip(layers, saved_momentum, strict=True):
+        layer.momentum = momentum
+    model.eval()
+    return len(layers)
+
+
+@torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Predicted classes ``(N,)`` of a classifier, in evaluation mode and without gradients."""
     require_tensor(images, "images", "predict")

@@ -2,8 +2,10 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gaplib.heads import FlattenHead, GAPHead, GeMHead, GMPHead, head_cost, make_head
+from gaplib.heads import FlattenHead, GAPHead, GeMHead, GMPHead, head_cost, make_head, tied_flatten_head
 from gaplib.models import conv_trunk, count_parameters, make_classifier
 
 
@@ -71,3 +73,45 @@ def test_trunk_arguments_are_checked():
         conv_trunk(widths=())
     with pytest.raises(ValueError, match="downsample flags"):
         conv_trunk(widths=(4, 8), downsample=(True,))
+
+
+@settings(max_examples=25, deadline=None)
+@given(channels=st.integers(1, 6), height=st.integers(1, 5), width=st.integers(1, 5), classes=st.integers(1, 4),
+       seed=st.integers(0, 2**16))
+def test_tied_flatten_head_reproduces_the_gap_head(channels, height, width, classes, seed):
+    torch.manual_seed(seed)
+    gap = GAPHead(channels, classes).double()
+    flat = tied_flatten_head(gap, height, width)
+    features = torch.randn(3, channels, height, width, dtype=torch.float64)
+    assert isinstance(flat, FlattenHead) and flat.linear.weight.dtype == torch.float64
+    assert torch.allclose(flat(features), gap(features), atol=1e-12)
+    # untied weights are what lets a flatten head see position; tied ones do not
+    assert torch.allclose(flat(torch.roll(features, (1, 2), dims=(2, 3))), gap(features), atol=1e-12)
+
+
+def test_tied_flatten_head_is_an_independent_copy_and_checks_its_input():
+    gap = GAPHead(3, 2)
+    flat = tied_flatten_head(gap, 2, 2)
+    with torch.no_grad():
+        flat.linear.weight.zero_()
+    assert gap.linear.weight.abs().sum() > 0
+    with pytest.raises(TypeError, match="expected a GAPHead, got GMPHead"):
+        tied_flatten_head(GMPHead(3, 2), 2, 2)
+    with pytest.raises(ValueError, match="height to be a positive int"):
+        tied_flatten_head(gap, 0, 2)
+
+
+def test_batch_norm_trunk_keeps_its_shape_and_circular_invariance_in_eval_mode():
+    torch.manual_seed(0)
+    plain = make_classifier("gap", 4, 16, widths=(6, 8), downsample=(False, False), padding_mode="circular")
+    model = make_classifier("gap", 4, 16, widths=(6, 8), downsample=(False, False), padding_mode="circular",
+                            batch_norm=True)
+    norms = [m for m in model.trunk if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 2 and count_parameters(model) == count_parameters(plain) + 2 * (6 + 8)
+    # building the model (its shape probe) must not have touched the running statistics
+    assert all(torch.equal(m.running_mean, torch.zeros_like(m.running_mean)) for m in norms)
+    model.train()
+    model(torch.rand(8, 1, 16, 16))  # move the running statistics away from (0, 1)
+    model = model.eval().double()
+    x = torch.rand(2, 1, 16, 16, dtype=torch.float64)
+    assert torch.allclose(model(torch.roll(x, (5, -3), dims=(2, 3))), model(x), atol=1e-12)

@@ -13,7 +13,7 @@ import torch
 from gaplib import book, plot, widgets
 from gaplib.data import digits_on_canvas
 from gaplib.models import make_classifier
-from gaplib.train import accuracy, get_device, predict, seed_everything, train_classifier
+from gaplib.train import accuracy, get_device, predict, recalibrate_batch_norm, seed_everything, train_classifier
 
 
 def _train_once(seed):
@@ -73,3 +73,34 @@ def test_widgets_build_on_this_ipywidgets():
     assert seen[-1] == (4, "a")
     with pytest.raises(ValueError, match="min <= max"):
         widgets.float_slider("x", 2.0, 1.0)
+
+
+def test_recalibrated_batch_norm_holds_the_exact_statistics_of_the_data():
+    seed_everything(0)
+    model = make_classifier("gap", 3, 12, widths=(4, 6), batch_norm=True)
+    images = 2.0 + torch.randn(40, 1, 12, 12)
+    weights_before = [p.clone() for p in model.parameters()]
+    assert recalibrate_batch_norm(model, images, batch_size=40) == 2
+    assert not model.training
+    first = model.trunk[1]
+    conv_out = model.trunk[0](images)
+    assert torch.allclose(first.running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.allclose(first.running_var, conv_out.var(dim=(0, 2, 3), unbiased=True), rtol=1e-4)
+    assert first.momentum == 0.1  # restored for any later training
+    assert all(torch.equal(a, b) for a, b in zip(weights_before, model.parameters(), strict=True))
+    # a model without batch norm is left alone
+    assert recalibrate_batch_norm(make_classifier("gap", 3, 12, widths=(4,)), images) == 0
+    with pytest.raises(ValueError, match="at least one image"):
+        recalibrate_batch_norm(model, images[:0])
+
+
+def test_recalibration_removes_the_train_eval_gap_of_a_short_run():
+    seed_everything(0)
+    images, labels, _ = digits_on_canvas(200, canvas_size=16, digit_size=8, classes=(0, 1, 2), seed=0)
+    model = make_classifier("gap", 3, 16, widths=(8, 16), batch_norm=True)
+    train_classifier(model, images, labels, epochs=6, batch_size=32, lr=1e-2, seed=0, progress=False)
+    model.train()
+    with torch.no_grad():
+        train_mode = (model(images).argmax(1) == labels).float().mean().item()
+    recalibrate_batch_norm(model, images)
+    assert abs(accuracy(model, images, labels) - train_mode) < 0.05
