@@ -17,8 +17,10 @@ from tqdm.auto import tqdm
 from gaplib._validate import require_tensor
 
 
-def seed_everything(seed: int = 0, threads: int | None = None) -> torch.Generator:
-    """Seed Python, NumPy and torch, optionally fix torch's CPU thread count, and return a torch generator.
+def seed_everything(seed: int = 0, threads: int | None = None) -> None:
+    """Seed Python, NumPy and torch, and optionally fix torch's CPU thread count.
+
+    It returns nothing, so that it can close a notebook's setup cell without printing anything.
 
     Fixing the thread count matters on a shared 2-core machine: reductions split over a different number of
     threads add floats in a different order, which changes the last bits of a result.
@@ -31,7 +33,6 @@ def seed_everything(seed: int = 0, threads: int | None = None) -> torch.Generato
     torch.manual_seed(seed)
     if threads is not None:
         torch.set_num_threads(threads)
-    return torch.Generator().manual_seed(seed)
 
 
 def get_device() -> torch.device:
