@@ -30,6 +30,12 @@ def _positive_int(value: object, name: str, where: str) -> int:
     return int(value)
 
 
+def _non_negative(value: float, name: str, where: str) -> float:
+    if not value >= 0:  # written this way so that NaN is refused too
+        raise ValueError(f"{where}: expected {name} >= 0, got {value}")
+    return value
+
+
 def noisy_maps(n: int, height: int, width: int, signal: float = 1.0, sigma: float = 1.0,
                correlation_length: float = 0.0, seed: int = 0) -> torch.Tensor:
     r"""Maps :math:`X_{ij} = S + N_{ij}` with zero-mean noise of variance :math:`\sigma^2` at every position.
@@ -117,8 +123,7 @@ def bright_patches(n: int, size: int = 24, patch_size: int = 4, brightness: floa
     patch_size = _positive_int(patch_size, "patch_size", where)
     if patch_size > size:
         raise ValueError(f"{where}: expected patch_size <= size, got {patch_size} > {size}")
-    if noise < 0:
-        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    _non_negative(noise, "noise", where)
     rng = _rng(seed)
     labels = rng.permutation(np.arange(n) % 2)
     images = (noise * rng.standard_normal((n, size, size))).astype(np.float32)
@@ -163,8 +168,7 @@ def part_arrangements(n: int, size: int = 24, min_gap: int = 8, noise: float = 0
         raise ValueError(f"{where}: expected min_gap to be an int >= 0, got {min_gap!r}")
     if size < 6 + min_gap:
         raise ValueError(f"{where}: two 3x3 parts {min_gap} rows apart need size >= {6 + min_gap}, got {size}")
-    if noise < 0:
-        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    _non_negative(noise, "noise", where)
     rng = _rng(seed)
     labels = rng.permutation(np.arange(n) % 2)
     images = (noise * rng.standard_normal((n, size, size))).astype(np.float32)
@@ -235,8 +239,7 @@ def digits_on_canvas(n: int, canvas_size: int = 32, digit_size: int = 12,
         raise ValueError(f"{where}: region {region} is not inside the {canvas_size}x{canvas_size} canvas")
     if x1 - x0 < digit_size or y1 - y0 < digit_size:
         raise ValueError(f"{where}: region {region} is smaller than the digit ({digit_size} px)")
-    if noise < 0:
-        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    _non_negative(noise, "noise", where)
     source_images, source_labels = load_digit_images(subset)
     if classes is not None:
         keep = np.isin(source_labels, classes)
@@ -290,8 +293,7 @@ def motif_signals(n: int, length: int = 96, motif_length: int = 16, noise: float
     motif_length = _positive_int(motif_length, "motif_length", where)
     if motif_length > length:
         raise ValueError(f"{where}: expected motif_length <= length, got {motif_length} > {length}")
-    if noise < 0:
-        raise ValueError(f"{where}: expected noise >= 0, got {noise}")
+    _non_negative(noise, "noise", where)
     rng = _rng(seed)
     phase = np.arange(motif_length) / motif_length
     motifs = {1: np.sin(4 * np.pi * phase), 2: np.where(phase < 0.5, 1.0, -1.0)}
