@@ -148,10 +148,9 @@ def pointing_hits(cams: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
             f"pointing_hits: expected cams (M, H, W) and boxes (M, 4), got {tuple(cams.shape)} and "
             f"{tuple(torch.as_tensor(boxes).shape)}"
         )
-    boxes = torch.as_tensor(boxes)
     flat_index = cams.flatten(1).argmax(dim=1)
     rows, cols = flat_index // cams.shape[2], flat_index % cams.shape[2]
-    return (cols >= boxes[:, 0]) & (cols < boxes[:, 2]) & (rows >= boxes[:, 1]) & (rows < boxes[:, 3])
+    return points_in_boxes(torch.stack([cols, rows], dim=1), boxes)
 
 
 def grad_cam(model: torch.nn.Module, images: torch.Tensor, classes: int | torch.Tensor,
