@@ -9,6 +9,12 @@ BOOK_FLAGS := --builder html -W -n --keep-going
 
 .PHONY: book test lint venv lock linkcheck clean
 
+# One torch/BLAS thread everywhere, in the book build as in the tests: the rendered book, nbval and a reader's
+# laptop then print the same numbers (gaplib.seed_everything pins torch to one thread as well).
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export MPLBACKEND := Agg
+
 # The stamp is older than the lock when the lock changed: rebuild the venv from scratch, so that nothing
 # installed by hand or left over from an older lock survives.
 $(STAMP): requirements.lock pyproject.toml

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Store ``value`` under ``name`` for the book's prose; return it unchanged.
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for the book's prose.
+
+    It returns nothing, so a cell that ends with ``glue(...)`` prints no stray number on the page.
 
     NumPy and torch scalars are stored as plain Python numbers: the book formats ``{glue:text}`x:.3f``` from
     the stored text, and NumPy 2 would store ``np.float64(0.5)``, which no format spec can read. Outside the
-    book (no myst-nb installed, as in Colab) the value is still returned, so cells behave the same.
+    book (no myst-nb installed, as in Colab) it does nothing.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"glue: expected a name made of letters, digits and underscores, got {name!r}")
@@ -25,9 +27,8 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> Any:

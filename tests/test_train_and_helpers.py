@@ -39,15 +39,35 @@ def test_training_checks_its_data():
         train_classifier(model, torch.rand(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), progress=False)
     with pytest.raises(TypeError, match="seed to be an int"):
         seed_everything("0")
+    with pytest.raises(ValueError, match="positive int or None"):
+        seed_everything(0, threads=0)
+
+
+def test_seed_everything_pins_one_thread_by_default():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        seed_everything(0)
+        assert torch.get_num_threads() == 1
+        seed_everything(0, threads=None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_device_is_cpu_or_cuda():
     assert get_device().type in {"cpu", "cuda"}
 
 
-def test_glue_returns_plain_python_numbers():
-    assert book.glue("ratio", np.float64(0.5)) == 0.5 and type(book.glue("ratio", np.float64(0.5))) is float
-    assert type(book.glue("count", torch.tensor(3))) is int
+def test_glue_stores_plain_python_numbers_and_returns_nothing(monkeypatch):
+    import myst_nb
+
+    stored = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.update({name: value}))
+    assert book.glue("ratio", np.float64(0.5)) is None     # a cell ending in glue(...) prints nothing
+    book.glue("count", torch.tensor(3))
+    assert stored == {"ratio": 0.5, "count": 3}
+    assert type(stored["ratio"]) is float and type(stored["count"]) is int
     with pytest.raises(ValueError, match="letters, digits"):
         book.glue("not a name", 1)
 
