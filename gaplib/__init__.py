@@ -15,3 +15,8 @@ __all__ = [
     "class_activation_maps", "gem_pool", "global_avg_pool", "global_max_pool", "get_device", "seed_everything",
 ]
 __version__ = "0.1.0"
+
+# Figures in notebooks at twice the resolution of their size on the page (gaplib.plot.use_high_density).
+from gaplib import plot as _plot  # noqa: E402
+
+_plot.use_high_density()

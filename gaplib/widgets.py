@@ -46,3 +46,27 @@ def explorer(update: Callable[..., None], **controls: widgets.Widget) -> widgets
     if not controls:
         raise ValueError("explorer: expected at least one control, got none")
     return widgets.interactive(update, **controls)
+
+
+def static_view(update: Callable[..., object], **controls: object) -> object:
+    """Draw an explorer once, at its default settings: the figure the book shows in place of the live one.
+
+    ``controls`` are the same keyword arguments that :func:`explorer` receives: each widget stands for its
+    current ``value`` (its default, before anyone moves it); a plain value is passed as it is. Defining the
+    controls once and passing them to both functions keeps the static figure and the live explorer's first
+    frame identical::
+
+        controls = {"side": int_slider("side (px)", 2, 48, 16)}
+        static_view(show_noise, **controls)   # visible cell (tag hide-input)
+        explorer(show_noise, **controls)      # live cell (tag remove-cell)
+
+    Returns:
+        Whatever ``update`` returns (usually None: it draws and calls ``plt.show()``).
+    """
+    if not callable(update):
+        raise TypeError(f"static_view: expected a drawing function, got {type(update).__name__}")
+    if not controls:
+        raise ValueError("static_view: expected at least one setting, got none")
+    values = {name: control.value if isinstance(control, widgets.ValueWidget) else control
+              for name, control in controls.items()}
+    return update(**values)

@@ -1,4 +1,4 @@
-"""The built book, read in a real browser: every page renders, offline, the way a reader sees it.
+"""The built book, read in a real browser: every page renders, offline, and can be used the way a reader does.
 
 A local HTTP server (a thread, 127.0.0.1, an ephemeral port) serves ``_build/html``; Playwright drives the
 system's Chromium (Debian's ``chromium``; Playwright's own browser download is never used) through each page
@@ -6,6 +6,13 @@ of the table of contents and checks what a reader would notice: errors in the co
 or rendered as a MathJax error, images that did not load or have no alt text, Colab buttons that open the
 wrong notebook (Binder too), a search that finds nothing, figures unreadable in dark mode. Every request that leaves
 127.0.0.1 is blocked and counted as a failure, so the book is proved to work with no internet.
+
+At a desktop width (1280 px) each page must also be *legible*: no display equation wider than the text
+column, no code line cut off, every figure shown at no less than ``MIN_FIGURE_SCALE`` of its printed size
+and at ``MIN_FIGURE_DPI`` or more, tables styled (padded, readable in light and dark mode), and no stray
+output (a bare number, a float written with more than six decimals, a matplotlib object's repr, a stderr
+block). Two tests use the menus: on a 390 px phone, open the table of contents, follow it to another chapter,
+and open "On this page"; on a desktop, collapse the sidebar and bring it back.
 
 The book must be built first (``make book``); when ``_build/html/index.html`` is missing this module builds
 it. ``BOOK_HTML=path/to/html`` checks another build of the same book instead (the student edition). The
@@ -42,6 +49,16 @@ BROWSER_ARGS = [
 # TeX that MathJax should have consumed: $$, \( \) \[ \], \commands, and $...$ holding TeX syntax.
 RAW_TEX = re.compile(r"\$\$|\\[()\[\]]|\\[A-Za-z]{2,}|\$[^$\n]{0,80}[\\^_{}][^$\n]{0,80}\$")
 TIMEOUT_MS = 20_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# A figure is drawn for the column it lands in: shrunk below this fraction of its printed size (its width
+# attribute, the figure's size at figure.dpi) its 9-10 pt labels fall under about 6 px.
+MIN_FIGURE_SCALE = 0.7
+# Image pixels per inch of the figure as displayed, with FIGURE_DPI CSS pixels per figure inch (gaplib.plot).
+MIN_FIGURE_DPI = 150
+FIGURE_DPI = 100
+# WCAG AA contrast for text in tables, light and dark.
+MIN_CONTRAST = 4.5
 
 
 def _unavailable(reason: str) -> None:
@@ -156,8 +173,9 @@ def browser():
 class Visit:
     """One page in a fresh browser context, recording console errors and every request leaving 127.0.0.1."""
 
-    def __init__(self, browser, server: str):
-        self.context = browser.new_context(color_scheme="light", service_workers="block")
+    def __init__(self, browser, server: str, viewport: dict | None = None):
+        self.context = browser.new_context(color_scheme="light", service_workers="block",
+                                           viewport=viewport or DESKTOP)
         self.errors: list[str] = []
         self.external: list[str] = []
         self.context.route("**/*", self._route)
@@ -221,10 +239,131 @@ IMAGES = """async () => {
   }));
 }"""
 
+LEGIBILITY = r"""() => {
+  const article = document.querySelector('article') || document.body;
+  const result = {equations: [], code: [], figures: [], bare: [], reprs: [], stderr: [], floats: []};
+  // display equations wider than the column (shown cut off, or behind a scrollbar)
+  article.querySelectorAll('mjx-container[display="true"]').forEach(c => {
+    const width = c.querySelector('mjx-math')?.getBoundingClientRect().width || 0;
+    const column = c.parentElement.getBoundingClientRect().width;
+    if (width > column + 1 || c.scrollWidth > c.clientWidth + 1)
+      result.equations.push({tex: (c.querySelector('mjx-assistive-mml')?.textContent || '?').slice(0, 70),
+                             width: Math.round(width), column: Math.round(column)});
+  });
+  // code and output lines cut off (the block scrolls sideways)
+  article.querySelectorAll('div.highlight pre').forEach(pre => {
+    if (pre.scrollWidth > pre.clientWidth + 1) {
+      const longest = pre.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+      result.code.push(longest.trim().slice(0, 90));
+    }
+  });
+  // figures: displayed size against printed size (the width attribute) and pixel density
+  article.querySelectorAll('div.cell_output img, figure img').forEach(img => {
+    if (img.closest('.sd-card') || !img.offsetParent) return;
+    result.figures.push({src: img.getAttribute('src'), displayed: img.getBoundingClientRect().width,
+                         printed: Number(img.getAttribute('width')) || img.naturalWidth,
+                         natural: img.naturalWidth});
+  });
+  // stray outputs
+  const bare = /^\s*[-+]?(\d[\d_]*(\.\d*)?([eE][-+]?\d+)?|nan|inf|NaN)\s*$/;
+  const repr = new RegExp([String.raw`<[^<>]* at 0x[0-9a-f]+>`, String.raw`<Figure size`,
+    String.raw`^\s*\[?<matplotlib`, String.raw`^\s*Text\(`,
+    String.raw`^\s*np\.float\d+\(`, String.raw`^\s*tensor\(-?[\d.]+\)`].join('|'));
+  article.querySelectorAll('div.cell_output .output.text_plain').forEach(o => {
+    const text = o.textContent;
+    if (bare.test(text)) result.bare.push(text.trim().slice(0, 60));
+    else if (repr.test(text)) result.reprs.push(text.trim().slice(0, 60));
+  });
+  article.querySelectorAll('div.cell_output .output.stderr')
+    .forEach(o => result.stderr.push(o.textContent.trim().slice(0, 90)));
+  const shown = article.cloneNode(true);
+  shown.querySelectorAll('.cell_input, script, style, mjx-container, mjx-assistive-mml').forEach(e => e.remove());
+  result.floats = Array.from(new Set(shown.textContent.match(/\d\.\d{7,}/g) || [])).slice(0, 5);
+  return result;
+}"""
+
+TABLES = r"""() => {
+  const rgba = c => {
+    const v = (c.match(/[\d.]+/g) || []).map(Number);
+    return v.length ? [v[0], v[1], v[2], v.length > 3 ? v[3] : 1] : [0, 0, 0, 0];
+  };
+  return Array.from(document.querySelectorAll('article table'))
+    .filter(t => !t.closest('.highlight, mjx-container, .sd-card'))
+    .map(t => {
+      const cell = t.querySelector('tbody td') || t.querySelector('td, th');
+      if (!cell || !cell.offsetParent) return null;
+      const style = getComputedStyle(cell);
+      let background = [255, 255, 255, 1];
+      for (let e = cell; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3] > 0.5) { background = c; break; }
+      }
+      return {text: t.textContent.trim().slice(0, 50), color: rgba(style.color), background,
+              padding: parseFloat(style.paddingLeft) + parseFloat(style.paddingRight)};
+    }).filter(t => t);
+}"""
+
 FIGURE_BACKGROUNDS = """() => Array.from(document.querySelectorAll('article img')).map(img => {
   const [r, g, b, a = 1] = getComputedStyle(img).backgroundColor.match(/[\\d.]+/g).map(Number);
   return {src: img.getAttribute('src'), luminance: a === 0 ? 0 : (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255};
 })"""
+
+
+def _luminance(rgb: list[float]) -> float:
+    """WCAG relative luminance of an sRGB colour given as 0-255 components."""
+    def linear(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(foreground: list[float], background: list[float]) -> float:
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _table_problems(page, scheme: str) -> list[str]:
+    problems = []
+    for table in page.evaluate(TABLES):
+        if table["padding"] < 8:
+            problems.append(f"table without cell padding ({table['padding']:.0f} px) in {scheme} mode: "
+                            f"{table['text']!r}")
+        contrast = _contrast(table["color"], table["background"])
+        if contrast < MIN_CONTRAST:
+            problems.append(f"table text unreadable in {scheme} mode (contrast {contrast:.1f}): {table['text']!r}")
+    return problems
+
+
+def _legibility_problems(page) -> list[str]:
+    found = page.evaluate(LEGIBILITY)
+    problems = [f"display equation wider than the column ({e['width']} px > {e['column']} px): {e['tex']!r}"
+                for e in found["equations"]]
+    problems += [f"code line cut off at {DESKTOP['width']} px (keep lines <= 80 characters): {line!r}"
+                 for line in found["code"]]
+    for figure in found["figures"]:
+        scale = figure["displayed"] / figure["printed"]
+        dpi = FIGURE_DPI * figure["natural"] / max(figure["displayed"], 1)
+        if scale < MIN_FIGURE_SCALE:
+            problems.append(f"figure shrunk to {scale:.0%} of its printed size (draw it narrower, figsize "
+                            f"width <= 7 in, or as a grid): {figure['src']}")
+        if dpi < MIN_FIGURE_DPI:
+            problems.append(f"figure at {dpi:.0f} dpi as displayed (< {MIN_FIGURE_DPI}; gaplib.plot sets "
+                            f"high-density output): {figure['src']}")
+    problems += [f"stray bare number in an output (end the cell with ';' or show a table): {t!r}"
+                 for t in found["bare"]]
+    problems += [f"stray object repr in an output: {t!r}" for t in found["reprs"]]
+    problems += [f"stderr output on the page (warnings belong in the log): {t!r}" for t in found["stderr"]]
+    problems += [f"float with more than 6 decimals on the page (round it): {t!r}" for t in found["floats"]]
+    return problems
+
+
+def _screenshot(page, name: str) -> None:
+    """With BOOK_SCREENSHOTS=folder, keep what the browser showed, to look at."""
+    folder = os.environ.get("BOOK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name.replace('/', '_')}.png"))
 
 
 @pytest.mark.parametrize("doc", TOC_FILES)
@@ -262,11 +401,17 @@ def test_page_renders_offline(doc: str, browser, server: str) -> None:
             if not (url.startswith(colab_prefix) and (ROOT / url.removeprefix(colab_prefix)).is_file()):
                 problems.append(f"Colab link to no notebook of the repository: {url}")
 
+        problems += _legibility_problems(page)
+        problems += _table_problems(page, "light")
+        _screenshot(page, f"{doc}-{DESKTOP['width']}-light")
+
         # The theme follows the reader's dark preference; figures (black text) must keep a light backdrop.
         page.emulate_media(color_scheme="dark")
         page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
         problems += [f"figure on a dark backdrop in dark mode: {f['src']} (luminance {f['luminance']:.2f})"
                      for f in page.evaluate(FIGURE_BACKGROUNDS) if f["luminance"] < 0.6]
+        problems += _table_problems(page, "dark")
+        _screenshot(page, f"{doc}-{DESKTOP['width']}-dark")
 
         page.wait_for_load_state("networkidle")
         problems += visit.errors
@@ -298,6 +443,74 @@ def test_index_redirects_to_the_first_page(browser, server: str) -> None:
         page = visit.open("index.html")
         page.wait_for_url(re.compile(rf"/{re.escape(TOC_FILES[0])}\.html"))
         assert page.title(), "the landing page has no title"
+        assert not visit.errors and not visit.external, visit.errors + visit.external
+    finally:
+        visit.close()
+
+
+CHAPTERS = [doc for doc in TOC_FILES if doc.startswith("chapters/")]
+
+
+def _in_view(page, locator) -> bool:
+    """Visible, and on the screen rather than slid out of it."""
+    if not locator.is_visible():
+        return False
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    return box is not None and box["width"] > 0 and box["x"] >= -1 and box["x"] + box["width"] <= width + 1
+
+
+def test_phone_reader_navigates_with_the_menus(browser, server: str) -> None:
+    """On a 390 px phone: open the menu, go to the next chapter through it, open "On this page", jump."""
+    first, second = CHAPTERS[0], CHAPTERS[1]
+    visit = Visit(browser, server, PHONE)
+    try:
+        page = visit.open(f"{first}.html")
+        menu = page.locator(".sidebar-toggle.primary-toggle:visible")
+        assert menu.count() == 1, f"expected one visible menu button at {PHONE['width']} px, found {menu.count()}"
+        link = page.locator(f'.bd-sidebar-primary a.reference.internal[href$="{Path(second).name}.html"]')
+        assert not _in_view(page, link.first), "the table of contents shows before the menu is opened"
+        menu.click()
+        page.wait_for_timeout(400)  # the sidebar slides in
+        assert _in_view(page, link.first), "the menu button did not open the table of contents"
+        _screenshot(page, f"menu-{PHONE['width']}")
+        link.first.click()
+        page.wait_for_url(re.compile(rf"/{re.escape(second)}\\.html"))
+
+        on_this_page = page.locator(".sidebar-toggle.secondary-toggle:visible")
+        assert on_this_page.count() == 1, "no visible 'On this page' button"
+        section = page.locator(".bd-sidebar-secondary nav.page-toc a.nav-link")
+        assert section.count() > 0, f"{second} has no 'On this page' entries"
+        on_this_page.click()
+        page.wait_for_timeout(400)
+        assert _in_view(page, section.first), "the 'On this page' button did not open the page's contents"
+        _screenshot(page, f"on-this-page-{PHONE['width']}")
+        target = section.first.get_attribute("href")
+        section.first.click()
+        page.wait_for_url(re.compile(re.escape(target) + "$"))
+        assert not visit.errors and not visit.external, visit.errors + visit.external
+    finally:
+        visit.close()
+
+
+def test_desktop_sidebar_collapses_and_comes_back(browser, server: str) -> None:
+    visit = Visit(browser, server, DESKTOP)
+    try:
+        page = visit.open(f"{CHAPTERS[0]}.html")
+        sidebar = page.locator(".bd-sidebar-primary")
+        article = page.locator(".bd-article-container")
+        assert _in_view(page, sidebar), f"the table of contents is not shown at {DESKTOP['width']} px"
+        wide = article.bounding_box()["width"]
+        page.locator(".sidebar-toggle.primary-toggle:visible").click()
+        page.wait_for_timeout(400)
+        assert not _in_view(page, sidebar), "the menu button did not collapse the sidebar"
+        assert not page.locator("dialog[open]").count(), "the menu button opened a modal instead of collapsing"
+        _screenshot(page, f"collapsed-{DESKTOP['width']}")
+        assert article.bounding_box()["x"] < 100, "the text did not move into the space the sidebar left"
+        page.locator(".sidebar-toggle.primary-toggle:visible").click()
+        page.wait_for_timeout(400)
+        assert _in_view(page, sidebar), "the menu button did not bring the sidebar back"
+        assert abs(article.bounding_box()["width"] - wide) < 2
         assert not visit.errors and not visit.external, visit.errors + visit.external
     finally:
         visit.close()

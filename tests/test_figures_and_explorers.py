@@ -1,0 +1,43 @@
+"""High-density figures (gaplib.plot.use_high_density) and the static view of an explorer (gaplib.widgets)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+
+import gaplib  # noqa: F401  (importing gaplib sets the figure resolution)
+from gaplib import plot, widgets
+
+
+def test_importing_gaplib_sets_high_density_figures() -> None:
+    assert plt.rcParams["figure.dpi"] == plot.FIGURE_DPI
+    assert plt.rcParams["savefig.dpi"] >= 150
+    assert plot.use_high_density() is False  # no IPython shell under pytest: only matplotlib's settings
+
+
+def test_high_density_sets_the_inline_backend_to_retina(monkeypatch: pytest.MonkeyPatch) -> None:
+    from IPython.testing.globalipapp import get_ipython
+    from matplotlib_inline.config import InlineBackend
+
+    shell = get_ipython()
+    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+    assert plot.use_high_density() is True
+    assert InlineBackend.instance(parent=shell).figure_formats == {"retina"}
+
+
+def test_static_view_draws_once_with_the_controls_defaults() -> None:
+    calls = []
+    side = widgets.int_slider("side", 2, 48, 16, step=2)
+    length = widgets.float_slider("length", 0.0, 4.0, 1.0)
+    mode = widgets.dropdown("mode", [("mean", "gap"), ("max", "gmp")])
+    result = widgets.static_view(lambda **kw: calls.append(kw) or "drawn", side=side, length=length, mode=mode,
+                                 title="plain value")
+    assert result == "drawn"
+    assert calls == [{"side": 16, "length": 1.0, "mode": "gap", "title": "plain value"}]
+
+
+def test_static_view_refuses_bad_input() -> None:
+    with pytest.raises(TypeError, match="drawing function"):
+        widgets.static_view("not a function", side=1)
+    with pytest.raises(ValueError, match="at least one setting"):
+        widgets.static_view(lambda: None)
