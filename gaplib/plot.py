@@ -31,7 +31,8 @@ def use_high_density() -> bool:
     Sets ``figure.dpi`` to ``FIGURE_DPI`` and ``savefig.dpi`` to ``FIGURE_DPI * DENSITY`` (files written with
     ``savefig``), and, inside IPython, switches the inline backend to the "retina" format: each figure is
     rendered at ``2 * figure.dpi`` with its display size, half the pixel size, in the output's metadata,
-    which the book writes as the image's width and height. Notebooks never set dpi themselves.
+    which the book writes as the image's width and height. Notebooks never set dpi themselves. In a Jupyter
+    kernel whose backend is the non-interactive Agg it also switches to the inline backend.
 
     Returns:
         True when an IPython shell was found and its figure format set, False elsewhere (scripts, tests).
@@ -46,6 +47,10 @@ def use_high_density() -> bool:
     shell = get_ipython()
     if shell is None:
         return False
+    if getattr(shell, "kernel", None) is not None and plt.get_backend().lower() == "agg":
+        # MPLBACKEND=Agg, exported for scripts and tests (the Makefile does), reaches the notebook kernels too,
+        # and there plt.show() draws nothing: the book would have no figures. A kernel shows them inline.
+        shell.enable_matplotlib("inline")
     # The backend reads this setting when it is first activated, and applies it at once if it already is.
     InlineBackend.instance(parent=shell).figure_formats = {"retina"}
     return True

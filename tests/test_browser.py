@@ -51,8 +51,8 @@ RAW_TEX = re.compile(r"\$\$|\\[()\[\]]|\\[A-Za-z]{2,}|\$[^$\n]{0,80}[\\^_{}][^$\
 TIMEOUT_MS = 20_000
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-# A figure is drawn for the column it lands in: shrunk below this fraction of its printed size (its width
-# attribute, the figure's size at figure.dpi) its 9-10 pt labels fall under about 6 px.
+# A figure is drawn for the column it lands in: shrunk below this fraction of its printed size (the width
+# that the output's metadata gives, its size at figure.dpi) its 9-10 pt labels fall under about 6 px.
 MIN_FIGURE_SCALE = 0.7
 # Image pixels per inch of the figure as displayed, with FIGURE_DPI CSS pixels per figure inch (gaplib.plot).
 MIN_FIGURE_DPI = 150
@@ -257,11 +257,11 @@ LEGIBILITY = r"""() => {
       result.code.push(longest.trim().slice(0, 90));
     }
   });
-  // figures: displayed size against printed size (the width attribute) and pixel density
+  // figures: displayed size against printed size (the width the notebook output asks for) and pixel density
   article.querySelectorAll('div.cell_output img, figure img').forEach(img => {
     if (img.closest('.sd-card') || !img.offsetParent) return;
     result.figures.push({src: img.getAttribute('src'), displayed: img.getBoundingClientRect().width,
-                         printed: Number(img.getAttribute('width')) || img.naturalWidth,
+                         printed: parseFloat(img.style.width) || Number(img.getAttribute('width')) || img.naturalWidth,
                          natural: img.naturalWidth});
   });
   // stray outputs
