@@ -85,3 +85,39 @@ def test_equal_labels_get_letters() -> None:
                for t in ("A", "B")] + [Entry("misc", fields={"year": "2015", "title": "C"})]
     labels = list(author_year_labels.AuthorYearLabels().format_labels(entries))
     assert labels == ["He, 2016a", "He, 2016b", "C, 2015"]
+
+
+def _png(width: int, height: int, colour: str) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_thumbnail_takes_the_key_figure_and_shrinks_it() -> None:
+    import io
+
+    from PIL import Image
+
+    from tools import make_thumbnails
+
+    def figure_cell(name: str | None, colour: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell("plt.show()")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": _png(1200, 600, colour)})]
+        if name:
+            cell.metadata["mystnb"] = {"figure": {"name": name}}
+        return cell
+
+    notebook = nbformat.v4.new_notebook(cells=[figure_cell(None, "red"), figure_cell("fig-a", "green"),
+                                               figure_cell("fig-key", "blue")])
+    image = Image.open(io.BytesIO(make_thumbnails.thumbnail(make_thumbnails.key_figure(notebook, "fig-key"))))
+    assert image.size == (make_thumbnails.WIDTH, make_thumbnails.WIDTH // 2)
+    assert image.convert("RGB").getpixel((10, 10)) == (0, 0, 255)
+    renamed = make_thumbnails.key_figure(notebook, "fig-renamed")  # falls back to the first named figure
+    assert Image.open(io.BytesIO(renamed)).convert("RGB").getpixel((0, 0)) == (0, 128, 0)
+    with pytest.raises(ValueError, match="PNG output"):
+        make_thumbnails.key_figure(nbformat.v4.new_notebook(), "fig-key")

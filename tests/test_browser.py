@@ -279,6 +279,12 @@ LEGIBILITY = r"""() => {
   const shown = article.cloneNode(true);
   shown.querySelectorAll('.cell_input, script, style, mjx-container, mjx-assistive-mml').forEach(e => e.remove());
   result.floats = Array.from(new Set(shown.textContent.match(/\d\.\d{7,}/g) || [])).slice(0, 5);
+  // authoring leftovers: solution markers in the code, MyST roles written out instead of rendered
+  result.markers = Array.from(article.querySelectorAll('.cell_input'))
+    .filter(e => /# (BEGIN|END) SOLUTION/.test(e.textContent)).length;
+  shown.querySelectorAll('div.highlight').forEach(e => e.remove());
+  const role = /\{(term|numref|eq|doc|ref|cite(:[pt])?|glue(:[a-z]+)?)\}`[^`]*`/g;
+  result.roles = Array.from(new Set(shown.textContent.match(role) || []));
   return result;
 }"""
 
@@ -355,6 +361,9 @@ def _legibility_problems(page) -> list[str]:
     problems += [f"stray object repr in an output: {t!r}" for t in found["reprs"]]
     problems += [f"stderr output on the page (warnings belong in the log): {t!r}" for t in found["stderr"]]
     problems += [f"float with more than 6 decimals on the page (round it): {t!r}" for t in found["floats"]]
+    if found["markers"]:
+        problems.append(f"{found['markers']} code cells show '# BEGIN/END SOLUTION' (_ext/strip_solution_markers)")
+    problems += [f"MyST role shown as raw text: {t!r}" for t in found["roles"]]
     return problems
 
 
