@@ -9,6 +9,7 @@ still lays them out at ``figure.dpi`` CSS pixels per inch, so a 7 in wide figure
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -32,7 +33,7 @@ def use_high_density() -> bool:
     ``savefig``), and, inside IPython, switches the inline backend to the "retina" format: each figure is
     rendered at ``2 * figure.dpi`` with its display size, half the pixel size, in the output's metadata,
     which the book writes as the image's width and height. Notebooks never set dpi themselves. In a Jupyter
-    kernel whose backend is the non-interactive Agg it also switches to the inline backend.
+    kernel whose backend is the non-interactive Agg (no figure would show) it warns.
 
     Returns:
         True when an IPython shell was found and its figure format set, False elsewhere (scripts, tests).
@@ -48,9 +49,12 @@ def use_high_density() -> bool:
     if shell is None:
         return False
     if getattr(shell, "kernel", None) is not None and plt.get_backend().lower() == "agg":
-        # MPLBACKEND=Agg, exported for scripts and tests (the Makefile does), reaches the notebook kernels too,
-        # and there plt.show() draws nothing: the book would have no figures. A kernel shows them inline.
-        shell.enable_matplotlib("inline")
+        # MPLBACKEND=Agg, right for scripts and tests, reaches notebook kernels too when it is exported, and
+        # there plt.show() draws nothing: a book built that way has no figures. Say so (on stderr, which the
+        # book build reports as a warning) rather than switching backends behind the notebook's back.
+        warnings.warn("matplotlib's backend is Agg in this notebook kernel (MPLBACKEND=Agg in the "
+                      "environment?): figures will not be shown; unset MPLBACKEND to build the book",
+                      RuntimeWarning, stacklevel=2)
     # The backend reads this setting when it is first activated, and applies it at once if it already is.
     InlineBackend.instance(parent=shell).figure_formats = {"retina"}
     return True
