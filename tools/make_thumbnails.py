@@ -1,12 +1,13 @@
-"""Write the landing page's chapter thumbnails from the executed notebooks of a book build.
+"""Write the landing page's chapter thumbnails from the outputs of a book build.
 
-Each card of ``intro.md`` shows its chapter's key figure. The figure is taken from the notebook as the book
-build executed it (``_build/jupyter_execute``), so it is the figure the chapter shows, not a copy drawn
-separately; it is shrunk to ``WIDTH`` pixels and written to ``_static/thumbnails/<chapter>.png``, a few
+Each card of ``intro.md`` shows its chapter's key figure. The figure is taken from the outputs the book build
+stored in its execution cache (``_build/.jupyter_cache``), so it is the figure the chapter shows, not a copy
+drawn separately; it is shrunk to ``WIDTH`` pixels and written to ``_static/thumbnails/<chapter>.png``, a few
 tens of kilobytes each. Run it after a build that changed a key figure, and commit the PNGs:
 
-    .venv/bin/python tools/make_thumbnails.py [path/to/_build/jupyter_execute]
+    .venv/bin/python tools/make_thumbnails.py [path/to/_build/.jupyter_cache]
 
+The cache is there after a build with ``execute_notebooks: cache`` (``force`` executes without storing).
 The key figure is the cell whose ``mystnb.figure.name`` is listed in ``KEY_FIGURES``; a chapter not listed
 there (or whose figure was renamed) uses its first named figure, and a chapter with none its first image.
 """
@@ -69,11 +70,18 @@ def thumbnail(png: bytes, width: int = WIDTH) -> bytes:
     return buffer.getvalue()
 
 
-def main(executed: Path) -> list[Path]:
+def main(cache_path: Path) -> list[Path]:
+    from jupyter_cache import get_cache
+
+    cache = get_cache(cache_path)
     OUT.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted((executed / "chapters").glob("*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        try:
+            _, notebook = cache.merge_match_into_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            print(f"{path.relative_to(ROOT)}: not in the cache (changed since the build?), thumbnail kept")
+            continue
         target = OUT / f"{path.stem}.png"
         target.write_bytes(thumbnail(key_figure(notebook, KEY_FIGURES.get(path.stem))))
         written.append(target)
@@ -82,4 +90,4 @@ def main(executed: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / "jupyter_execute")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / ".jupyter_cache")
