@@ -484,7 +484,7 @@ def test_phone_reader_navigates_with_the_menus(browser, server: str) -> None:
         assert _in_view(page, link.first), "the menu button did not open the table of contents"
         _screenshot(page, f"menu-{PHONE['width']}")
         link.first.click()
-        page.wait_for_url(re.compile(rf"/{re.escape(second)}\\.html"))
+        page.wait_for_url(re.compile(rf"/{re.escape(second)}\.html"))
 
         on_this_page = page.locator(".sidebar-toggle.secondary-toggle:visible")
         assert on_this_page.count() == 1, "no visible 'On this page' button"
