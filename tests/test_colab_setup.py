@@ -22,7 +22,7 @@ import pytest
 from tools import sync_notebooks
 
 ROOT = sync_notebooks.ROOT
-SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()  # .venv may be a link
 REAL_VERSION = metadata.version  # before any test replaces it
 
 KERNEL = """
