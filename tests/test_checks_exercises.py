@@ -1,6 +1,7 @@
 """The checkers of the exercises appendix: correct answers pass, typical mistakes get a hint naming the problem."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -658,3 +659,28 @@ def test_graph_readout_accepts_correct_readouts(fn):
 ])
 def test_graph_readout_names_the_mistake(fn, fragments):
     assert_hint(checks.check_graph_readout, fn, *fragments)
+
+
+# --- every checker answers fast (CPU time, so that a loaded machine does not fail it) ---------------------------
+
+@pytest.mark.parametrize("checker, fn", [
+    (checks.check_head_cost, cost_direct), (checks.check_pooled_noise_variance, noise_torch),
+    (checks.check_cam_to_box, box_scipy), (checks.check_box_iou, iou_plain),
+    (checks.check_gap_blind_pair, pair_spot), (checks.check_texture_statistic, corners),
+    (checks.check_gem_pool, gem_plain), (checks.check_gem_p_for_max, p_by_bisection),
+    (checks.check_squeeze_excite, se_plain), (checks.check_graph_readout, readout_index_add),
+    (checks.check_global_avg_pool, lambda x: x.flatten(2).mean(-1)),
+    (checks.check_class_activation_maps, lambda f, w: torch.einsum("kc,nchw->nkhw", w, f)),
+], ids=lambda value: getattr(value, "__name__", "fn"))
+def test_a_check_answers_in_under_a_second(checker, fn, capsys):
+    """Timed on a second run: the first may import scikit-learn or scipy once per session."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        checker(fn)
+        start = time.process_time()
+        checker(fn)
+        assert time.process_time() - start < 1.0
+    finally:
+        torch.set_num_threads(threads)
+    assert capsys.readouterr().out.startswith("✓ ")
