@@ -73,6 +73,7 @@ def test_head_cost_accepts_correct_counts(fn):
     (cost_with(flops=lambda k, c, h, w, n, v: v["flops"] + 2 * n), ["leave the bias additions out"]),
     (lambda *args: {"params": 1}, ["expected a tuple (params, bytes, flops)"]),
     (lambda *args: (1.5, None, 3), ["expected bytes to be a number, got NoneType"]),
+    (lambda *args: (float("nan"), 4, 2), ["params is nan, not a finite number"]),
     (crash, ["raised NotImplementedError on kind='gap', C=128"]),
 ])
 def test_head_cost_names_the_mistake(fn, fragments):

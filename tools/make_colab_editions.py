@@ -36,6 +36,7 @@ import copy
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -44,7 +45,7 @@ import yaml
 if __package__ in (None, ""):  # run as a script: make `tools` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.sync_notebooks import ROOT, colab_edition, notebooks  # noqa: E402
+from tools.sync_notebooks import BADGE_TAG, ROOT, colab_edition, notebooks  # noqa: E402
 
 EXECUTED = ROOT / "_build" / "jupyter_execute"
 META_KEY = "colab_edition"
@@ -107,6 +108,16 @@ def _format(bundle: dict, spec: str) -> str:
         return text
 
 
+ACCENTS = {"'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327",
+           "v": "\u030c"}
+
+
+def _latex_to_text(text: str) -> str:
+    """BibTeX's accents and braces as Unicode text: ``Radenovi{\\'c}`` -> ``Radenović``."""
+    text = re.sub(r"""\\(['"`^~cv])\s*\{?([A-Za-z])\}?""", lambda m: m.group(2) + ACCENTS[m.group(1)], text)
+    return unicodedata.normalize("NFC", re.sub(r"[{}]", "", text))
+
+
 def bibliography() -> dict[str, tuple[str, str]]:
     """Citation key -> (authors as cited, year), read from references.bib."""
     entries = {}
@@ -115,7 +126,7 @@ def bibliography() -> dict[str, tuple[str, str]]:
         key, body = match.groups()
         fields = {name.lower(): value for name, value in
                   re.findall(r"(\w+)\s*=\s*[{\"](.*?)[}\"]\s*,?\s*$", body, re.MULTILINE)}
-        names = [n.strip() for n in re.sub(r"[{}]", "", fields.get("author", key)).split(" and ")]
+        names = [n.strip() for n in _latex_to_text(fields.get("author", key)).split(" and ")]
         surnames = [n.split(",")[0].strip() if "," in n else n.split()[-1] for n in names if n]
         if len(surnames) > 2:
             who = f"{surnames[0]} et al."
@@ -324,6 +335,8 @@ def edition(notebook: Path, values: dict[str, dict], allow_missing: bool = False
     cells = []
     for index, cell in enumerate(out.cells):
         converter.cell = index
+        if BADGE_TAG in cell.metadata.get("tags", []) and "remove-cell" in cell.metadata.get("tags", []):
+            continue  # "open this notebook in Colab", inside Colab
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cells.append(cell)
