@@ -54,7 +54,16 @@ def cost_with(**change):
     return fn
 
 
-@pytest.mark.parametrize("fn", [cost_direct, cost_from_torch])
+def cost_from_modules(kind, channels, height, width, num_classes):
+    """Count on the real layers, and the pooling's additions as the work of summing H*W values per channel."""
+    inputs = channels * height * width if kind == "flatten" else channels
+    layer = torch.nn.Linear(inputs, num_classes)
+    params = sum(p.numel() for p in layer.parameters())
+    pooling = channels * height * width if kind == "gap" else 0
+    return float(params), float(params * 4), float(2 * inputs * num_classes + pooling)
+
+
+@pytest.mark.parametrize("fn", [cost_direct, cost_from_torch, cost_from_modules])
 def test_head_cost_accepts_correct_counts(fn):
     checks.check_head_cost(fn)
 
@@ -500,7 +509,16 @@ def p_by_grid(x, rel_tol):
     raise RuntimeError("no p found")
 
 
-@pytest.mark.parametrize("fn", [p_by_bisection, p_by_grid])
+def p_by_log_bisection(x, rel_tol):
+    """Bisection on log p between fixed brackets, far below and far above any answer."""
+    low, high = math.log(1e-3), math.log(1e4)
+    while high - low > 0.01:
+        middle = (low + high) / 2
+        low, high = (low, middle) if _fits(x, rel_tol, math.exp(middle)) else (middle, high)
+    return math.exp(high)
+
+
+@pytest.mark.parametrize("fn", [p_by_bisection, p_by_grid, p_by_log_bisection])
 def test_p_for_max_accepts_searches(fn):
     checks.check_gem_p_for_max(fn)
 
