@@ -37,7 +37,10 @@ def _rewrite(buttons: list[dict], pagename: str, student: bool) -> list[dict]:
     kept = []
     for button in buttons:
         if isinstance(button.get("buttons"), list):
+            had = bool(button["buttons"])
             button["buttons"] = _rewrite(button["buttons"], pagename, student)
+            if had and not button["buttons"]:
+                continue  # a dropdown left empty (the downloads of an exercise page) goes too
         url = button.get("url", "")
         if "colab.research.google.com" in url and url.endswith(f"/{source}"):
             button["url"] = url[: -len(source)] + edition_path(pagename, student)

@@ -91,6 +91,7 @@ def test_the_student_editions_launch_buttons_open_student_versions():
          "text": "Binder"}]},
         {"type": "group", "buttons": [{"url": "../_sources/exercises/01_implement_gap.ipynb"}]}]
     rewritten = extension._rewrite(buttons, "exercises/01_implement_gap", student=True)
+    assert len(rewritten) == 1, "the emptied download dropdown is gone"
     urls = [b["url"] for group in rewritten for b in group["buttons"]]
     assert urls == ["https://colab.research.google.com/github/o/r/blob/main/colab/exercises/student/01_implement_gap.ipynb",
                     "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/colab/exercises/student/01_implement_gap.ipynb"]
