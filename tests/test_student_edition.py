@@ -23,9 +23,16 @@ SOLUTIONS = students.solution_notebooks()
 SOLUTION_LINK = re.compile(r"(?<!student/)(?<![\w-])(\d\d_[\w-]+)\.ipynb")
 
 
+def public_text() -> str:
+    """What the book may show anyway: the chapters and gaplib (a solution line found there tells nothing)."""
+    parts = [c.source for p in sorted((ROOT / "chapters").glob("*.ipynb")) for c in nbformat.read(p, 4).cells]
+    parts += [p.read_text() for p in sorted((ROOT / "gaplib").rglob("*.py"))]
+    return re.sub(r"\s+", "", "\n".join(parts))
+
+
 def solution_lines() -> dict[str, str]:
-    """Each solution's telling lines (long enough to be unlikely elsewhere), whitespace removed."""
-    lines = {}
+    """Each solution's telling lines (long, and found nowhere but in the solution), whitespace removed."""
+    public, lines = public_text(), {}
     for path in SOLUTIONS:
         for cell in nbformat.read(path, as_version=4).cells:
             inside = False
@@ -35,7 +42,9 @@ def solution_lines() -> dict[str, str]:
                 elif line.strip() == students.END:
                     inside = False
                 elif inside and len(line.strip()) >= 24 and not line.strip().startswith("#"):
-                    lines[re.sub(r"\s+", "", line)] = f"{path.name}: {line.strip()}"
+                    compact = re.sub(r"\s+", "", line)
+                    if compact not in public:
+                        lines[compact] = f"{path.name}: {line.strip()}"
     return lines
 
 
