@@ -112,7 +112,8 @@ def _launch_urls(doc: str) -> dict[str, str]:
     owner_name = urlsplit(repo["url"]).path.strip("/").removesuffix(".git")
     branch = repo.get("branch", "main")
     path = "/".join(p for p in (str(repo.get("path_to_book") or "").strip("/"), f"{doc}.ipynb") if p)
-    urls = {"colab": f"{buttons['colab_url'].rstrip('/')}/github/{owner_name}/blob/{branch}/{path}"}
+    # Colab opens the notebook's plain-Markdown edition under colab/ (_ext/colab_editions.py)
+    urls = {"colab": f"{buttons['colab_url'].rstrip('/')}/github/{owner_name}/blob/{branch}/colab/{path}"}
     if buttons.get("binderhub_url"):
         urls["binder"] = f"{buttons['binderhub_url'].rstrip('/')}/v2/gh/{owner_name}/{branch}?urlpath=tree/{path}"
     return urls

@@ -6,9 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gaplib.checks import check_class_activation_maps, check_global_avg_pool
+import gaplib
+from gaplib.checks import CheckFailed, check_class_activation_maps, check_global_avg_pool
 
 ADAPTIVE = {3: F.adaptive_avg_pool1d, 4: F.adaptive_avg_pool2d, 5: F.adaptive_avg_pool3d}
+
+
+def gap_in_place(x):
+    x /= x[0, 0].numel()
+    return x.flatten(2).sum(-1)
 
 
 def gap_by_loop(x):
@@ -39,6 +45,16 @@ WRONG_GAP = {
                      "does not require grad"),
     "returns numpy": (lambda x: x.detach().flatten(2).mean(-1).numpy(), "expected a torch.Tensor, got ndarray"),
     "stub": (lambda x: (_ for _ in ()).throw(NotImplementedError("write me")), "raised NotImplementedError"),
+    "squeeze (needs sizes >= 2)": (lambda x: x.flatten(2).mean(-1).squeeze(), "got (2). Average over every "
+                                   "spatial dim, whatever their number, and keep N and C (a size-1 dim lost"),
+    "in place": (gap_in_place, "changed its input (argument 1) in place"),
+    "max": (lambda x: x.flatten(2).amax(-1), "global max pooling"),
+    "nan": (lambda x: x.flatten(2).mean(-1) * float("nan"), "contains NaN"),
+    "detached then re-attached": (lambda x: x.detach().flatten(2).mean(-1).requires_grad_(x.requires_grad),
+                                  "no gradient reaches x"),
+    "gaplib's own": (gaplib.global_avg_pool, "gaplib's own global_avg_pool, not yours"),
+    "gaplib wrapper": (lambda x: gaplib.global_avg_pool(x), "calls gaplib's own global_avg_pool"),
+    "gaplib.pooling wrapper": (lambda x: gaplib.pooling.global_avg_pool(x), "calls gaplib's own"),
 }
 
 
@@ -70,6 +86,10 @@ WRONG_CAM = {
     "float32 out": (lambda f, w: torch.einsum("kc,nchw->nkhw", w.float(), f.float()), "expected dtype torch.float64"),
     "detached": (lambda f, w: torch.einsum("kc,nchw->nkhw", w, f).detach(), "does not require grad"),
     "crash": (lambda f, w: f @ w, "raised RuntimeError on features"),
+    "in place": (lambda f, w: torch.einsum("kc,nchw->nkhw", w, f.clamp_(min=0)), "changed its input"),
+    "nan": (lambda f, w: torch.einsum("kc,nchw->nkhw", w, f).log(), "contains NaN"),
+    "gaplib's own": (gaplib.class_activation_maps, "gaplib's own class_activation_maps, not yours"),
+    "gaplib wrapper": (lambda f, w: gaplib.cam.class_activation_maps(f, w), "calls gaplib's own"),
 }
 
 
@@ -94,3 +114,23 @@ def test_messages_never_reveal_the_solution():
                 assert "einsum" not in str(error) and ".mean(" not in str(error)
             except Exception as error:  # noqa: BLE001 - a checker must never leak a raw exception
                 pytest.fail(f"{check.__name__} leaked {type(error).__name__}: {error}")
+
+
+def test_a_failed_check_shows_only_its_message_in_ipython():
+    with pytest.raises(CheckFailed) as caught:
+        check_global_avg_pool(lambda x: x.flatten(2).sum(-1))
+    assert isinstance(caught.value, AssertionError)  # plain Python and pytest still see an assertion
+    shown = caught.value._render_traceback_()  # what IPython prints instead of a traceback
+    assert len(shown) == 1 and str(caught.value) in shown[0] and "checks" not in shown[0].replace(
+        str(caught.value), "")
+
+
+def test_a_right_answer_prints_a_confirmation(capsys):
+    check_global_avg_pool(CORRECT_GAP["mean"])
+    out = capsys.readouterr().out
+    assert out.startswith("✓ global_avg_pool passes") and out.count("\n") == 1
+
+
+def test_a_crash_is_explained_not_raised():
+    with pytest.raises(CheckFailed, match=r"raised ZeroDivisionError .*\n  Hint: a division by zero"):
+        check_global_avg_pool(lambda x: 1 / 0)

@@ -1,12 +1,14 @@
 """The checkers of the exercises appendix: correct answers pass, typical mistakes get a hint naming the problem."""
 
 import math
+import time
 
 import numpy as np
 import pytest
 import torch
 from scipy import ndimage
 
+import gaplib
 from gaplib import checks
 
 
@@ -52,7 +54,16 @@ def cost_with(**change):
     return fn
 
 
-@pytest.mark.parametrize("fn", [cost_direct, cost_from_torch])
+def cost_from_modules(kind, channels, height, width, num_classes):
+    """Count on the real layers, and the pooling's additions as the work of summing H*W values per channel."""
+    inputs = channels * height * width if kind == "flatten" else channels
+    layer = torch.nn.Linear(inputs, num_classes)
+    params = sum(p.numel() for p in layer.parameters())
+    pooling = channels * height * width if kind == "gap" else 0
+    return float(params), float(params * 4), float(2 * inputs * num_classes + pooling)
+
+
+@pytest.mark.parametrize("fn", [cost_direct, cost_from_torch, cost_from_modules])
 def test_head_cost_accepts_correct_counts(fn):
     checks.check_head_cost(fn)
 
@@ -71,6 +82,7 @@ def test_head_cost_accepts_correct_counts(fn):
     (cost_with(flops=lambda k, c, h, w, n, v: v["flops"] + 2 * n), ["leave the bias additions out"]),
     (lambda *args: {"params": 1}, ["expected a tuple (params, bytes, flops)"]),
     (lambda *args: (1.5, None, 3), ["expected bytes to be a number, got NoneType"]),
+    (lambda *args: (float("nan"), 4, 2), ["params is nan, not a finite number"]),
     (crash, ["raised NotImplementedError on kind='gap', C=128"]),
 ])
 def test_head_cost_names_the_mistake(fn, fragments):
@@ -122,53 +134,114 @@ def test_noise_variance_names_the_mistake(fn, fragments):
     assert_hint(checks.check_pooled_noise_variance, fn, *fragments)
 
 
-# --- CAM to box --------------------------------------------------------------------------------------------------
+# --- CAM to box (the book's rule: M >= tau * max M, largest 8-connected region) ---------------------------------
 
-def box_scipy(cam, threshold):
-    low, high = cam.min(), cam.max()
-    if high == low:
-        return (0, 0, cam.shape[1], cam.shape[0])
-    regions, _ = ndimage.label(((cam - low) / (high - low) >= threshold).numpy(), structure=np.ones((3, 3)))
-    rows, cols = np.nonzero(regions == 1 + np.bincount(regions.ravel())[1:].argmax())
+def _tight(mask):
+    rows, cols = np.nonzero(mask)
     return (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
 
 
-def box_gaplib(cam, threshold):
-    from gaplib.cam import cam_to_box
+def box_scipy(cam, tau):
+    if cam.max() <= 0:
+        return (0, 0, cam.shape[1], cam.shape[0])
+    regions, _ = ndimage.label((cam >= tau * cam.max()).numpy(), structure=np.ones((3, 3)))
+    return _tight(regions == 1 + np.bincount(regions.ravel())[1:].argmax())
 
-    return torch.tensor(cam_to_box(cam, threshold))
+
+def box_normalised(cam, tau):
+    peak = float(cam.max())
+    if peak <= 0:
+        return torch.tensor([0, 0, cam.shape[1], cam.shape[0]])
+    regions, count = ndimage.label((cam / peak >= tau).numpy(), structure=ndimage.generate_binary_structure(2, 2))
+    sizes = ndimage.sum_labels(np.ones(cam.shape), regions, index=np.arange(1, count + 1))
+    return torch.tensor(_tight(regions == 1 + int(np.argmax(sizes))))
+
+
+def box_flood_fill(cam, tau):
+    """A breadth-first search instead of scipy: the rule, not the library, is what is checked."""
+    height, width = cam.shape
+    if cam.max() <= 0:
+        return (0, 0, width, height)
+    kept = (cam >= tau * cam.max()).tolist()
+    seen, best = set(), []
+    for start in ((r, c) for r in range(height) for c in range(width)):
+        if not kept[start[0]][start[1]] or start in seen:
+            continue
+        region, frontier = [], [start]
+        seen.add(start)
+        while frontier:
+            r, c = frontier.pop()
+            region.append((r, c))
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    n = (r + dr, c + dc)
+                    if 0 <= n[0] < height and 0 <= n[1] < width and kept[n[0]][n[1]] and n not in seen:
+                        seen.add(n)
+                        frontier.append(n)
+        best = max(best, region, key=len)
+    rows, cols = zip(*best, strict=True)
+    return (min(cols), min(rows), max(cols) + 1, max(rows) + 1)
 
 
 def box_variant(transform):
-    return lambda cam, threshold: transform(box_scipy(cam, threshold))
+    return lambda cam, tau: transform(box_scipy(cam, tau))
 
 
-def box_all_kept(cam, threshold):
-    rows, cols = np.nonzero(((cam - cam.min()) / (cam.max() - cam.min()) >= threshold).numpy())
-    return (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+def box_rule(**change):
+    from gaplib.checks.cam_box import reference
+
+    return lambda cam, tau: reference(cam, tau, **change)
 
 
-def box_raw_threshold(cam, threshold):
-    rows, cols = np.nonzero((cam >= threshold).numpy())
-    if len(rows) == 0:
+def box_min_max(cam, tau):
+    """The rule this exercise taught before: min-max normalise, then threshold."""
+    low, high = cam.min(), cam.max()
+    if high == low:
         return (0, 0, cam.shape[1], cam.shape[0])
-    return (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
+    regions, _ = ndimage.label(((cam - low) / (high - low) >= tau).numpy(), structure=np.ones((3, 3)))
+    return _tight(regions == 1 + np.bincount(regions.ravel())[1:].argmax())
 
 
-@pytest.mark.parametrize("fn", [box_scipy, box_gaplib])
+def box_constant_crash(cam, tau):
+    regions, _ = ndimage.label((cam >= tau * cam.max()).numpy(), structure=np.ones((3, 3)))
+    return _tight(regions == 1 + np.bincount(regions.ravel())[1:].argmax())
+
+
+def box_in_place(cam, tau):
+    cam /= cam.max().clamp(min=1e-12)
+    return box_scipy(cam, tau)
+
+
+def box_nan(cam, tau):
+    return (float("nan"), 0, 1, 1)
+
+
+@pytest.mark.parametrize("fn", [box_scipy, box_normalised, box_flood_fill])
 def test_cam_to_box_accepts_correct_boxes(fn):
     checks.check_cam_to_box(fn)
 
 
 @pytest.mark.parametrize("fn, fragments", [
+    (box_min_max, ["minus 0.3", "fraction of the map's maximum", "not of the min-max range"]),
+    (box_rule(scale="raw"), ["times 10", "not with tau itself"]),
+    (box_rule(above=True), ["exactly at tau * max", "use >=, not >"]),
+    (box_rule(structure=ndimage.generate_binary_structure(2, 1)), ["diagonal line", "8-connected"]),
+    (box_rule(pick="all"), ["keep only the largest connected region"]),
+    (box_rule(pick="first"), ["three regions", "first region met scanning"]),
+    (box_rule(pick="peak"), ["narrow higher one", "the region holding the maximum"]),
     (box_variant(lambda b: (b[1], b[0], b[3], b[2])), ["12x20", "x and y are swapped"]),
     (box_variant(lambda b: (b[0], b[1], b[2] - 1, b[3] - 1)), ["the ends are inclusive"]),
-    (box_all_kept, ["large and a small blob", "keep only the largest connected region"]),
-    (box_raw_threshold, ["minus 5", "min-max normalise"]),
+    (box_constant_crash, ["a map with no positive value", "raised ValueError"]),
+    (lambda cam, tau: box_scipy(cam, tau) if cam.max() > 0 else (0, 0, 1, 1),
+     ["a map of zeros", "its box is the whole map"]),
+    (box_in_place, ["changed its input", "in place"]),
+    (box_nan, ["each box coordinate is nan"]),
     (box_variant(lambda b: (b[0] + 1, b[1], b[2], b[3])), ["not the tight box"]),
     (box_variant(lambda b: (0.5, 1, 2, 3)), ["whole-pixel coordinates"]),
-    (lambda cam, threshold: (1, 2, 3), ["expected a box (x0, y0, x1, y1)"]),
-    (crash, ["raised NotImplementedError on a 12x20 map"]),
+    (lambda cam, tau: (1, 2, 3), ["expected a box (x0, y0, x1, y1)"]),
+    (crash, ["raised NotImplementedError on a 12x20 map", "you have not written it yet"]),
+    (gaplib.cam.cam_to_box, ["gaplib's own cam_to_box, not yours"]),
+    (lambda cam, tau: gaplib.cam.cam_to_box(cam, tau), ["calls gaplib's own cam_to_box"]),
 ])
 def test_cam_to_box_names_the_mistake(fn, fragments):
     assert_hint(checks.check_cam_to_box, fn, *fragments)
@@ -228,6 +301,8 @@ def test_box_iou_accepts_correct_ious(fn):
     (lambda a, b: 0.5, ["0.5 is not the intersection's area over the union's"]),
     (lambda a, b: [0.1, 0.2], ["expected the IoU to be a number, got list"]),
     (crash, ["raised NotImplementedError on boxes (0, 0, 4, 4) and (2, 2, 6, 6)"]),
+    (gaplib.cam.box_iou, ["gaplib's own box_iou, not yours"]),
+    (lambda a, b: float("nan"), ["the IoU is nan"]),
 ])
 def test_box_iou_names_the_mistake(fn, fragments):
     assert_hint(checks.check_box_iou, fn, *fragments)
@@ -252,6 +327,13 @@ def pair_zero_mean(channels, height, width):
     return a, torch.zeros_like(a)
 
 
+def pair_fixed_corner(channels, height, width):
+    """Works only when H and W are at least 2."""
+    a, b = torch.zeros(channels, height, width), torch.zeros(channels, height, width)
+    a[:, 0, 0], b[:, 1, 1] = 1.0, 1.0
+    return a, b
+
+
 @pytest.mark.parametrize("fn", [pair_spot, pair_shuffle, pair_zero_mean])
 def test_blind_pair_accepts_pairs_with_equal_means(fn):
     checks.check_gap_blind_pair(fn)
@@ -266,6 +348,8 @@ def test_blind_pair_accepts_pairs_with_equal_means(fn):
     (lambda c, h, w: pair_spot(1, 4, 5), ["channels=3"]),
     (lambda c, h, w: (torch.randn(c, h, w), torch.randn(c, h, w).roll(1, 0)), ["GAP tells them apart"]),
     (crash, ["raised NotImplementedError on channels=3, height=4, width=5"]),
+    (lambda c, h, w: pair_fixed_corner(c, h, w), ["height=1", "raised IndexError", "size of at least 2"]),
+    (lambda c, h, w: (torch.full((c, h, w), float("nan")), torch.zeros(c, h, w)), ["contains NaN"]),
 ])
 def test_blind_pair_names_the_mistake(fn, fragments):
     assert_hint(checks.check_gap_blind_pair, fn, *fragments)
@@ -302,6 +386,7 @@ def test_texture_statistic_accepts_separating_statistics(fn):
     (lambda images: corners(images).mean(), ["expected features (N,) or (N, F) with N = 200"]),
     (lambda images: corners(images) / 0, ["NaN or inf"]),
     (crash, ["raised NotImplementedError on 200 training images"]),
+    (lambda images: corners(images.sub_(0.5)), ["changed its input", "in place"]),
 ])
 def test_texture_statistic_names_the_mistake(fn, fragments):
     assert_hint(checks.check_texture_statistic, fn, *fragments)
@@ -323,7 +408,21 @@ def gem_gaplib(x, p):
     return gem_pool(x, p=p)
 
 
-@pytest.mark.parametrize("fn", [gem_plain, gem_flatten, gem_gaplib])
+def gem_pool_by_hand(x, p):
+    clamped = torch.where(x > 1e-6, x, torch.full_like(x, 1e-6))
+    return torch.exp(torch.log(clamped.pow(p).flatten(2).mean(-1)) / p)
+
+
+def gem_in_place(x, p):
+    return x.clamp_(min=1e-6).pow(p).mean(dim=tuple(range(2, x.dim()))).pow(1 / p)
+
+
+def gem_numpy(x, p):
+    values = np.maximum(x.detach().numpy(), 1e-6) ** p
+    return torch.from_numpy(values.reshape(*values.shape[:2], -1).mean(-1) ** (1 / p))
+
+
+@pytest.mark.parametrize("fn", [gem_plain, gem_flatten, gem_pool_by_hand])
 def test_gem_accepts_correct_implementations(fn):
     checks.check_gem_pool(fn)
 
@@ -338,35 +437,88 @@ def test_gem_accepts_correct_implementations(fn):
     (lambda x, p: gem_plain(x, 3.0), ["p=1", "not the generalized means"]),
     (lambda x, p: gem_plain(x, p)[..., None], ["expected shape (2, 3) = (N, C)"]),
     (crash, ["raised NotImplementedError on x of shape (2, 3, 4, 5)"]),
+    (gem_gaplib, ["calls gaplib's own gem_pool"]),
+    (__import__("gaplib").gem_pool, ["gaplib's own gem_pool, not yours"]),
+    (gem_in_place, ["changed its input", "in place"]),
+    (gem_numpy, ["requires_grad=True", "could not be trained", "no NumPy"]),
+    (lambda x, p: gem_plain(x, p).detach(), ["does not require grad"]),
+    (lambda x, p: x.abs().clamp(min=1e-6).pow(p).mean(dim=tuple(range(2, x.dim()))).pow(1 / p),
+     ["made positive (abs)"]),
+    (lambda x, p: x.clamp(min=1e-6).pow(p).mean(dim=tuple(range(2, x.dim()))).pow(p), ["the outer exponent is 1/p"]),
+    (lambda x, p: x.clamp(min=1e-6).pow(p).mean(dim=(2, 3)).pow(1 / p) if x.dim() != 4 or x.shape[2] > 1
+     else x.clamp(min=1e-6).pow(p).squeeze().mean(-1).pow(1 / p), ["raised IndexError on a 1-D signal"]),
 ])
 def test_gem_names_the_mistake(fn, fragments):
     assert_hint(checks.check_gem_pool, fn, *fragments)
 
 
-def p_by_bisection(x, rel_tol):
+def _fits(x, rel_tol, p):
     peak = x.amax(dim=(2, 3))
+    return bool((peak - gem_plain(x, p) <= rel_tol * peak).all())
 
-    def ok(p):
-        return bool((peak - gem_plain(x, p) <= rel_tol * peak).all())
 
+def p_by_bisection(x, rel_tol):
+    high = 1.0
+    while not _fits(x, rel_tol, high):
+        high *= 2
+    low = high / 2
+    while _fits(x, rel_tol, low):
+        low, high = low / 2, low
+    while high / low > 1.01:
+        middle = math.sqrt(low * high)
+        low, high = (low, middle) if _fits(x, rel_tol, middle) else (middle, high)
+    return high
+
+
+def p_from_one_up(x, rel_tol):
+    """The search this exercise's solution used to do: it never looks below p = 1."""
     low, high = 1.0, 2.0
-    while not ok(high):
+    while not _fits(x, rel_tol, high):
         low, high = high, 2 * high
     while high / low > 1.01:
         middle = math.sqrt(low * high)
-        low, high = (low, middle) if ok(middle) else (middle, high)
+        low, high = (low, middle) if _fits(x, rel_tol, middle) else (middle, high)
     return high
+
+
+def p_by_integers(x, rel_tol):
+    p = 1
+    while not _fits(x, rel_tol, p):
+        p += 1
+    return p
+
+
+def p_by_spike_bound(x, rel_tol):
+    return math.log(x.shape[2] * x.shape[3]) / -math.log(1 - rel_tol)
+
+
+def p_first_channel_only(x, rel_tol):
+    return p_by_bisection(x[:1, :1], rel_tol)
+
+
+def p_in_place(x, rel_tol):
+    x.mul_(2.0)  # GeM and max scale alike, so p is unchanged: only the mutation is wrong
+    return p_by_bisection(x, rel_tol)
 
 
 def p_by_grid(x, rel_tol):
     peak = x.amax(dim=(2, 3))
-    for p in np.geomspace(1, 1e4, 800):
+    for p in np.geomspace(0.01, 1e4, 1000):
         if bool((peak - gem_plain(x, float(p)) <= rel_tol * peak).all()):
             return torch.tensor(p)
     raise RuntimeError("no p found")
 
 
-@pytest.mark.parametrize("fn", [p_by_bisection, p_by_grid])
+def p_by_log_bisection(x, rel_tol):
+    """Bisection on log p between fixed brackets, far below and far above any answer."""
+    low, high = math.log(1e-3), math.log(1e4)
+    while high - low > 0.01:
+        middle = (low + high) / 2
+        low, high = (low, middle) if _fits(x, rel_tol, math.exp(middle)) else (middle, high)
+    return math.exp(high)
+
+
+@pytest.mark.parametrize("fn", [p_by_bisection, p_by_grid, p_by_log_bisection])
 def test_p_for_max_accepts_searches(fn):
     checks.check_gem_p_for_max(fn)
 
@@ -378,6 +530,12 @@ def test_p_for_max_accepts_searches(fn):
     (lambda x, rel_tol: -1.0, ["GeM needs p > 0"]),
     (lambda x, rel_tol: None, ["expected p to be a number, got NoneType"]),
     (crash, ["raised NotImplementedError on x of shape (1, 4, 8, 8)"]),
+    (p_from_one_up, ["p below 1", "so does p / 1.05", "smallest p"]),
+    (p_by_integers, ["so does p / 1.05", "whole numbers"]),
+    (p_by_spike_bound, ["so does p / 1.05", "single spike"]),
+    (p_first_channel_only, ["p is too small", "not only the first"]),
+    (p_in_place, ["changed its input", "in place"]),
+    (lambda x, rel_tol: float("nan"), ["p is nan, not a finite number"]),
 ])
 def test_p_for_max_names_the_mistake(fn, fragments):
     assert_hint(checks.check_gem_p_for_max, fn, *fragments)
@@ -403,6 +561,18 @@ def se_einsum(x, w1, b1, w2, b2):
     return torch.einsum("nchw,nc->nchw", x, torch.sigmoid(torch.einsum("cr,nr->nc", w2, hidden) + b2))
 
 
+def se_in_place(x, w1, b1, w2, b2):
+    gates = torch.sigmoid(torch.relu(x.mean(dim=(2, 3)) @ w1.T + b1) @ w2.T + b2)
+    return x.mul_(gates[:, :, None, None])
+
+
+def se_numpy(x, w1, b1, w2, b2):
+    x_, w1_, b1_, w2_, b2_ = (t.detach().numpy() for t in (x, w1, b1, w2, b2))
+    hidden = np.maximum(x_.mean(axis=(2, 3)) @ w1_.T + b1_, 0)
+    gates = 1 / (1 + np.exp(-(hidden @ w2_.T + b2_)))
+    return torch.from_numpy(x_ * gates[:, :, None, None])
+
+
 @pytest.mark.parametrize("fn", [se_plain, se_functional, se_einsum])
 def test_squeeze_excite_accepts_correct_blocks(fn):
     checks.check_squeeze_excite(fn)
@@ -424,6 +594,20 @@ def test_squeeze_excite_accepts_correct_blocks(fn):
         :, :, None, None], ["raised RuntimeError on x (2, 6, 4, 5)"]),
     (lambda x, w1, b1, w2, b2: 0.5 * x, ["not x rescaled channel by channel"]),
     (crash, ["raised NotImplementedError on x (2, 6, 4, 5)"]),
+    (lambda x, w1, b1, w2, b2: se_plain(x, w1, 0 * b1, w2, b2), ["the bias b1 of the first layer is missing"]),
+    (lambda x, w1, b1, w2, b2: se_plain(x, w1, b1, w2, 0 * b2), ["the bias b2 of the second layer is missing"]),
+    (lambda x, w1, b1, w2, b2: x * torch.relu(torch.sigmoid(x.mean(dim=(2, 3)) @ w1.T + b1) @ w2.T + b2)[
+        :, :, None, None], ["ReLU and sigmoid are swapped"]),
+    (lambda x, w1, b1, w2, b2: x * torch.softmax(torch.relu(x.mean(dim=(2, 3)) @ w1.T + b1) @ w2.T + b2, 1)[
+        :, :, None, None], ["softmax over channels"]),
+    (lambda x, w1, b1, w2, b2: x * torch.tanh(torch.relu(x.mean(dim=(2, 3)) @ w1.T + b1) @ w2.T + b2)[
+        :, :, None, None], ["tanh"]),
+    (lambda x, w1, b1, w2, b2: x * torch.sigmoid(torch.relu(x.sum(dim=(2, 3)) @ w1.T + b1) @ w2.T + b2)[
+        :, :, None, None], ["sums the positions"]),
+    (se_in_place, ["changed its input", "in place"]),
+    (se_numpy, ["does not require grad", "no NumPy"]),
+    (lambda x, w1, b1, w2, b2: se_plain(x, w1.detach(), b1, w2, b2), ["no gradient reaches w1"]),
+    (lambda x, w1, b1, w2, b2: se_plain(x, w1, b1, w2, b2) * float("nan"), ["contains NaN"]),
 ])
 def test_squeeze_excite_names_the_mistake(fn, fragments):
     assert_hint(checks.check_squeeze_excite, fn, *fragments)
@@ -456,6 +640,17 @@ def readout_one_hot(nodes, graph_index, num_graphs, reduce):
     return membership @ nodes
 
 
+def readout_sorted(nodes, graph_index, num_graphs, reduce):
+    ordered = torch.arange(num_graphs).repeat_interleave(torch.bincount(graph_index, minlength=num_graphs))
+    return readout_index_add(nodes, ordered, num_graphs, reduce)
+
+
+def readout_in_place(nodes, graph_index, num_graphs, reduce):
+    if reduce == "mean":
+        nodes /= torch.bincount(graph_index, minlength=num_graphs)[graph_index].unsqueeze(1).to(nodes.dtype)
+    return readout_index_add(nodes, graph_index, num_graphs, "sum")
+
+
 @pytest.mark.parametrize("fn", [readout_index_add, readout_loop, readout_one_hot])
 def test_graph_readout_accepts_correct_readouts(fn):
     checks.check_graph_readout(fn)
@@ -472,6 +667,39 @@ def test_graph_readout_accepts_correct_readouts(fn):
     (lambda n, i, g, r: readout_index_add(n.float(), i, g, r), ["float64", "expected dtype torch.float64"]),
     (lambda n, i, g, r: torch.stack([getattr(chunk, r)(0) for chunk in n.chunk(g)]), ["row g should be the mean"]),
     (crash, ["raised NotImplementedError on 7 nodes"]),
+    (lambda n, i, g, r: readout_index_add(n, i, int(i.max()) + 1, r), ["the last two empty", "still graphs"]),
+    (lambda n, i, g, r: readout_index_add(n, i, g, "sum") / (n.shape[0] if r == "mean" else 1),
+     ["divided by the number of all nodes"]),
+    (readout_sorted, ["any order"]),
+    (readout_in_place, ["changed its input", "in place"]),
+    (lambda n, i, g, r: torch.from_numpy(readout_index_add(n, i, g, r).detach().numpy().copy()),
+     ["does not require grad"]),
+    (gaplib.pooling.graph_readout, ["gaplib's own graph_readout, not yours"]),
 ])
 def test_graph_readout_names_the_mistake(fn, fragments):
     assert_hint(checks.check_graph_readout, fn, *fragments)
+
+
+# --- every checker answers fast (CPU time, so that a loaded machine does not fail it) ---------------------------
+
+@pytest.mark.parametrize("checker, fn", [
+    (checks.check_head_cost, cost_direct), (checks.check_pooled_noise_variance, noise_torch),
+    (checks.check_cam_to_box, box_scipy), (checks.check_box_iou, iou_plain),
+    (checks.check_gap_blind_pair, pair_spot), (checks.check_texture_statistic, corners),
+    (checks.check_gem_pool, gem_plain), (checks.check_gem_p_for_max, p_by_bisection),
+    (checks.check_squeeze_excite, se_plain), (checks.check_graph_readout, readout_index_add),
+    (checks.check_global_avg_pool, lambda x: x.flatten(2).mean(-1)),
+    (checks.check_class_activation_maps, lambda f, w: torch.einsum("kc,nchw->nkhw", w, f)),
+], ids=lambda value: getattr(value, "__name__", "fn"))
+def test_a_check_answers_in_under_a_second(checker, fn, capsys):
+    """Timed on a second run: the first may import scikit-learn or scipy once per session."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        checker(fn)
+        start = time.process_time()
+        checker(fn)
+        assert time.process_time() - start < 1.0
+    finally:
+        torch.set_num_threads(threads)
+    assert capsys.readouterr().out.startswith("✓ ")

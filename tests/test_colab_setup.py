@@ -1,5 +1,7 @@
-"""The Colab setup cell, proven offline: with a stand-in ``google.colab`` module and a local clone of this
-repository in place of GitHub, the notebooks' real first code cell installs gaplib and leaves torch alone.
+"""The setup cell, proven offline: the notebooks' real first code cell installs the book's gaplib release on a
+host without it (a stand-in for Colab, and a plain host such as Kaggle or a fresh Jupyter), from a local clone
+of this repository tagged ``v<version>`` in place of GitHub, leaves torch alone, and does nothing, fast, on a
+host that already has that release (a re-run included).
 
 The install goes into a throwaway virtual environment that sees the project's packages (torch included) through
 links, so /work/main/.venv is never written to, and pip runs with ``--no-index``: nothing is downloaded.
@@ -10,6 +12,8 @@ import os
 import subprocess
 import sys
 import sysconfig
+import time
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -18,16 +22,25 @@ import pytest
 from tools import sync_notebooks
 
 ROOT = sync_notebooks.ROOT
-SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()  # .venv may be a link
+REAL_VERSION = metadata.version  # before any test replaces it
 
-COLAB_KERNEL = """
-import json, sys, types
-google, colab = types.ModuleType("google"), types.ModuleType("google.colab")  # what Colab's kernel has loaded
-google.colab = colab
-sys.modules.update({"google": google, "google.colab": colab})
-exec(open(sys.argv[1]).read())
+KERNEL = """
+import json, subprocess, sys, time, types
+if sys.argv[2] == "colab":
+    google, colab = types.ModuleType("google"), types.ModuleType("google.colab")  # what Colab's kernel has loaded
+    google.colab = colab
+    sys.modules.update({"google": google, "google.colab": colab})
+cell = open(sys.argv[1]).read()
+exec(cell)
 import gaplib, gaplib.checks, torch
-print(json.dumps({"gaplib": gaplib.__file__, "torch": torch.__file__, "version": gaplib.__version__}))
+calls = []
+subprocess.run = lambda *args, **kwargs: calls.append(args)  # a second run must not call pip at all
+start = time.perf_counter()
+exec(cell)
+rerun = time.perf_counter() - start
+print(json.dumps({"gaplib": gaplib.__file__, "torch": torch.__file__, "rerun_calls": len(calls),
+                  "rerun_seconds": rerun}))
 """
 
 
@@ -39,13 +52,37 @@ def first_code_cell() -> str:
     return cell.source
 
 
-def test_setup_cell_does_nothing_outside_colab(monkeypatch):
+def test_setup_cell_does_nothing_where_the_books_gaplib_is_installed(monkeypatch):
     def forbidden(*args, **kwargs):
-        raise AssertionError(f"the setup cell ran {args} outside Colab")
+        raise AssertionError(f"the setup cell ran {args} although gaplib {sync_notebooks.version()} is installed")
 
+    assert metadata.version("gaplib") == sync_notebooks.version(), "this environment's gaplib is not the book's"
     monkeypatch.setattr(subprocess, "run", forbidden)
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    source = first_code_cell()
+    for _ in range(2):  # idempotent: a re-run changes nothing either
+        start = time.perf_counter()
+        exec(source, {})
+        assert time.perf_counter() - start < 0.5
+
+
+def test_setup_cell_installs_the_books_release_over_another_version_and_pins_torch(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: calls.append(command))
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0.1" if name == "gaplib" else REAL_VERSION(name))
     exec(first_code_cell(), {})
+    assert len(calls) == 1, calls
+    url, _ = sync_notebooks.repository()
+    command = calls[0]
+    assert f"gaplib @ git+{url}@v{sync_notebooks.version()}" in command
+    assert f"torch=={REAL_VERSION('torch')}" in command  # pip may not swap the host's torch
+    assert not any("--upgrade" in part or "-U" == part for part in command)
+
+
+def test_the_version_is_written_once():
+    """The cell's version is pyproject's, and the tag it installs is v<version> (see the brief's decisions)."""
+    source = first_code_cell()
+    assert f'GAPLIB_VERSION = "{sync_notebooks.version()}"' in source
+    assert "@main" not in source and "@v{version}" not in source
 
 
 def _site_packages_snapshot() -> dict[str, float]:
@@ -60,6 +97,8 @@ def fake_colab(tmp_path):
     clone = tmp_path / "repository"
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", "-B", branch], check=True)
+    # the release the setup cell asks for: its tag, as the instructors' release step creates it
+    subprocess.run(["git", "-C", str(clone), "tag", f"v{sync_notebooks.version()}"], check=True)
 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "colab")], check=True)
     python = tmp_path / "colab" / "bin" / "python"
@@ -75,7 +114,8 @@ def fake_colab(tmp_path):
     return {"url": url, "clone": clone, "python": python, "site": own_site, "tmp": tmp_path}
 
 
-def test_setup_cell_installs_gaplib_in_colab_without_reinstalling_torch(fake_colab):
+@pytest.mark.parametrize("host", ["colab", "plain"])
+def test_setup_cell_installs_gaplib_where_it_is_missing_without_reinstalling_torch(fake_colab, host):
     url, clone, site = fake_colab["url"], fake_colab["clone"], fake_colab["site"]
     source = first_code_cell()
     assert f'"git+{url}@' in source
@@ -89,7 +129,7 @@ def test_setup_cell_installs_gaplib_in_colab_without_reinstalling_torch(fake_col
                PIP_NO_CACHE_DIR="1", PIP_REPORT=str(report))
     before = _site_packages_snapshot()
 
-    result = subprocess.run([str(fake_colab["python"]), "-c", COLAB_KERNEL, str(cell)], cwd=fake_colab["tmp"],
+    result = subprocess.run([str(fake_colab["python"]), "-c", KERNEL, str(cell), host], cwd=fake_colab["tmp"],
                             env=env, capture_output=True, text=True, timeout=180)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -100,3 +140,5 @@ def test_setup_cell_installs_gaplib_in_colab_without_reinstalling_torch(fake_col
     assert installed == ["gaplib"], f"pip installed {installed}"
     assert not any(p.name.startswith(("torch", "torchvision")) for p in site.iterdir())
     assert _site_packages_snapshot() == before, "the project's .venv changed"
+    assert imported["rerun_calls"] == 0, "the second run of the cell called pip again"
+    assert imported["rerun_seconds"] < 0.5, imported["rerun_seconds"]

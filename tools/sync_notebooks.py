@@ -1,4 +1,4 @@
-"""Write the Colab link and the Colab setup cell into every notebook, from the repository URL in _config.yml.
+"""Write the Colab link and the setup cell into every notebook, from _config.yml's URL and pyproject's version.
 
 The URL is typed once, in _config.yml; this script copies it into the notebooks, and tests/test_notebooks.py
 fails when a notebook is out of date. Run it after adding a notebook or changing the URL:
@@ -7,7 +7,12 @@ fails when a notebook is out of date. Run it after adding a notebook or changing
 
 An exercise in the book (exercises/NN_name.ipynb) gets a visible link to its student version in Colab, so
 that readers try it before they open the solution; tools/make_student_notebooks.py applies the same cells
-to the student versions it writes. tests/test_colab_setup.py runs the setup cell offline.
+to the student versions it writes. Colab links open the notebooks' Colab editions under colab/ (written by
+tools/make_colab_editions.py), where the book's markup is plain Markdown.
+
+The setup cell installs ``git+<repository>@v<version>`` (the version written once, in pyproject.toml) when
+gaplib is missing or at another version, and does nothing otherwise, on any host. tests/test_colab_setup.py
+runs it offline.
 """
 
 from __future__ import annotations
@@ -18,24 +23,44 @@ from pathlib import Path
 import nbformat
 import yaml
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIRS = ("chapters", "exercises")
 BADGE_TAG = "colab-badge"
 SETUP_TAG = "colab-setup"
 
 SETUP_TEMPLATE = '''\
-# Colab only: install gaplib from the course repository, keeping Colab's own torch. Elsewhere: nothing to do.
+# Setup: the gaplib release of this book, installed only where it is missing or at another version (Colab,
+# Kaggle, a fresh Jupyter). Your own torch stays: pip may add what is missing, never swap torch or torchvision.
+import importlib
+import subprocess
 import sys
+from importlib import metadata
 
-GAPLIB_SOURCE = "git+{url}@{branch}"
-if "google.colab" in sys.modules:
-    import subprocess
-    from importlib import metadata
-
-    # Pinned to the versions Colab ships: pip may add what is missing, but can never swap torch or torchvision.
-    keep = {{f"{{d.name}}=={{d.version}}" for d in metadata.distributions() if d.name in ("torch", "torchvision")}}
+GAPLIB_VERSION = "{version}"
+GAPLIB_SOURCE = "git+{url}@v{version}"
+try:
+    found = metadata.version("gaplib")
+except metadata.PackageNotFoundError:
+    found = None
+if found != GAPLIB_VERSION:
+    keep = [f"{{d.metadata['Name']}}=={{d.version}}" for d in metadata.distributions()
+            if (d.metadata["Name"] or "").lower() in ("torch", "torchvision")]
     pip = [sys.executable, "-m", "pip", "install", "--quiet", f"gaplib @ {{GAPLIB_SOURCE}}", *sorted(keep)]
-    subprocess.run(pip, check=True)'''
+    subprocess.run(pip, check=True)
+    importlib.invalidate_caches()
+    if "gaplib" in sys.modules:
+        print(f"gaplib {{found}} was replaced by {{GAPLIB_VERSION}}: restart the runtime, then run this again.")'''
+
+
+def version() -> str:
+    """The book's release, written once in pyproject.toml; the git tag is v<version>."""
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        return tomllib.load(file)["project"]["version"]
 
 
 def repository() -> tuple[str, str]:
@@ -44,10 +69,20 @@ def repository() -> tuple[str, str]:
     return config["repository"]["url"].rstrip("/"), config["repository"].get("branch", "main")
 
 
+COLAB_DIR = "colab"
+
+
+def colab_edition(notebook: Path) -> Path:
+    """Where tools/make_colab_editions.py writes the plain-Markdown edition of a notebook, which Colab opens."""
+    return ROOT / COLAB_DIR / notebook.relative_to(ROOT)
+
+
 def colab_url(notebook: Path) -> str:
+    """The Colab address of a notebook's Colab edition (plain Markdown, values of the book's build)."""
     url, branch = repository()
     github_path = url.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{github_path}/blob/{branch}/{notebook.relative_to(ROOT).as_posix()}"
+    path = colab_edition(notebook).relative_to(ROOT).as_posix()
+    return f"https://colab.research.google.com/github/{github_path}/blob/{branch}/{path}"
 
 
 def student_path(notebook: Path) -> Path:
@@ -63,9 +98,9 @@ def is_exercise_solution(notebook: Path) -> bool:
 def badge_source(notebook: Path) -> str:
     if is_exercise_solution(notebook):
         # The book shows this link, so readers can try the exercise before they open the solution.
+        # No link to the solution notebook here: the student edition of the book shows this cell too.
         return (f"**Try it:** [open the exercise in Google Colab]({colab_url(student_path(notebook))}) (stubs and "
-                f"checks, no solutions; runs on the CPU in seconds), or [this page with its solutions]"
-                f"({colab_url(notebook)}).")
+                f"checks, no solutions; runs on the CPU in seconds).")
     return f"[Open this notebook in Google Colab]({colab_url(notebook)}) · runs on the CPU in under a minute."
 
 
@@ -74,8 +109,8 @@ def badge_tags(notebook: Path) -> list[str]:
 
 
 def setup_source() -> str:
-    url, branch = repository()
-    return SETUP_TEMPLATE.format(url=url, branch=branch)
+    url, _ = repository()
+    return SETUP_TEMPLATE.format(url=url, version=version())
 
 
 def notebooks() -> list[Path]:
