@@ -22,7 +22,7 @@ from gaplib._validate import require_tensor, spatial_dims
 #: The book's box rule keeps the pixels at or above this fraction of the map's maximum (``relative_to="max"``).
 #: It is the value the CAM chapter chooses on held-out canvases (never on its test canvases, as Choe et al.
 #: 2020 require) and asserts; exercise 5 teaches the same rule with this default.
-DEFAULT_BOX_THRESHOLD = 0.2
+DEFAULT_BOX_THRESHOLD = 0.55
 
 
 def class_activation_maps(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
