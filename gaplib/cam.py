@@ -19,6 +19,11 @@ from scipy import ndimage
 
 from gaplib._validate import require_tensor, spatial_dims
 
+#: The book's box rule keeps the pixels at or above this fraction of the map's maximum (``relative_to="max"``).
+#: It is the value the CAM chapter chooses on held-out canvases (never on its test canvases, as Choe et al.
+#: 2020 require) and asserts; exercise 5 teaches the same rule with this default.
+DEFAULT_BOX_THRESHOLD = 0.55
+
 
 def class_activation_maps(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     r"""Raw class activation maps, one per class.
@@ -70,25 +75,31 @@ def normalize_cam(cam: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, (cam - low) / safe_span, torch.zeros_like(cam))
 
 
-def cam_to_box(cam: torch.Tensor | np.ndarray, threshold: float = 0.2,
-               relative_to: str = "range") -> tuple[int, int, int, int]:
-    r"""The CAM paper's box: threshold the normalised map, box the largest connected region.
+def cam_to_box(cam: torch.Tensor | np.ndarray, threshold: float = DEFAULT_BOX_THRESHOLD,
+               relative_to: str = "max") -> tuple[int, int, int, int]:
+    r"""The book's box rule (the CAM paper's): threshold the map, box the largest connected region.
 
-    Keeps positions with :math:`\hat M(i, j) \ge` ``threshold``, labels 8-connected regions and returns the
-    tight box around the largest one. A constant map carries no location, so its box is the whole map.
+    Keeps the positions with :math:`M(i, j) \ge \tau \max M` (``relative_to="max"``, the default), labels
+    8-connected regions and returns the tight box around the largest one. A map with no positive value has
+    no evidence, and a constant map no location: both box the whole map. The default
+    :math:`\tau` = :data:`DEFAULT_BOX_THRESHOLD` is the value the CAM chapter selects on held-out canvases.
 
-    Zhou et al. 2016 keep the values above 20% of the map's *maximum*, ``relative_to="max"``:
-    :math:`M(i, j) \ge t \max M`, where a map with no positive value has no evidence and boxes the whole
-    image. The default, ``relative_to="range"``, thresholds the min-max normalised map :math:`\hat M`
-    instead; the two agree only when the map's minimum is 0 (a ReLU-ed map), and on raw CAMs with a large
-    negative part they give very different boxes.
+    ``relative_to="range"`` thresholds the min-max normalised map
+    :math:`\hat M = (M - \min M) / (\max M - \min M)` instead, as a threshold on a library's normalised
+    map would. The two agree only when the map's minimum is 0 (a ReLU-ed map); on raw CAMs with a large
+    negative part the min-max rule keeps far more and gives much larger boxes.
 
     Args:
         cam: one map ``(H, W)``, already upsampled to the input size.
-        threshold: the fraction of the normalised range (or of the maximum) to keep, in ``(0, 1]``.
-        relative_to: ``"range"`` or ``"max"``.
+        threshold: :math:`\tau`, the fraction of the maximum (or of the normalised range) to keep, in ``(0, 1]``.
+        relative_to: ``"max"`` (the book's rule) or ``"range"``.
     Returns:
         ``(x0, y0, x1, y1)`` in pixels, ``x`` along columns, ends exclusive (torchvision's convention).
+
+    Example:
+        >>> cam = torch.zeros(6, 8); cam[1:3, 2:5] = 1.0
+        >>> cam_to_box(cam)
+        (2, 1, 5, 3)
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"cam_to_box: expected 0 < threshold <= 1, got {threshold}")
@@ -97,17 +108,28 @@ def cam_to_box(cam: torch.Tensor | np.ndarray, threshold: float = 0.2,
         raise ValueError(f"cam_to_box: expected one map of shape (H, W), got shape {tuple(cam.shape)}")
     if relative_to not in ("range", "max"):
         raise ValueError(f"cam_to_box: expected relative_to 'range' or 'max', got {relative_to!r}")
+    return _box_of(cam.detach().cpu().double().numpy(), threshold, relative_to)
+
+
+_EIGHT_NEIGHBOURS = np.ones((3, 3))
+
+
+def _box_of(cam: np.ndarray, threshold: float, relative_to: str) -> tuple[int, int, int, int]:
+    """:func:`cam_to_box` on a float64 NumPy map, arguments already checked (shared by :func:`cam_boxes`)."""
     height, width = cam.shape
     if relative_to == "max":
-        peak = cam.double().max()
-        normalized = (cam.double() / peak).numpy() if peak > 0 else np.zeros((height, width))
+        peak = cam.max()
+        if not peak > 0:
+            return (0, 0, width, height)
+        normalized = cam / peak
     else:
-        normalized = normalize_cam(cam.double()).numpy()
-    if not (normalized > 0).any():
-        return (0, 0, width, height)
-    regions, count = ndimage.label(normalized >= threshold, structure=np.ones((3, 3)))
-    sizes = ndimage.sum_labels(np.ones_like(normalized), regions, index=np.arange(1, count + 1))
-    rows, cols = np.nonzero(regions == 1 + int(np.argmax(sizes)))
+        low, span = cam.min(), cam.max() - cam.min()
+        if not span > 0:
+            return (0, 0, width, height)
+        normalized = (cam - low) / span
+    regions, count = ndimage.label(normalized >= threshold, structure=_EIGHT_NEIGHBOURS)
+    largest = 1 + int(np.argmax(np.bincount(regions.ravel(), minlength=count + 1)[1:]))
+    rows, cols = np.nonzero(regions == largest)
     return (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
 
 
@@ -131,17 +153,23 @@ def box_iou(box_a: torch.Tensor | tuple, box_b: torch.Tensor | tuple) -> torch.T
     return pairwise_iou(a, b).diagonal()
 
 
-def pointing_hits(cams: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    r"""The pointing game: does each map's arg-max fall inside its box?
+def pointing_hits(cams: torch.Tensor, boxes: torch.Tensor, tolerance: int = 0) -> torch.Tensor:
+    r"""The pointing game (Zhang et al. 2018): does each map's arg-max fall inside its box?
 
-    .. math:: \mathrm{hit} = [\, \arg\max_{i, j} M(i, j) \in \text{box} \,]
+    .. math:: \mathrm{hit} = [\, \arg\max_{i, j} M(i, j) \in \text{box grown by } t \text{ px} \,]
+
+    Zhang et al. grow the box by a tolerance (15 px on their images) so that a peak just off the object's
+    edge still counts; ``tolerance`` is that :math:`t`, in pixels, on every side.
 
     Args:
         cams: maps ``(M, H, W)`` at the input resolution.
         boxes: ``(M, 4)`` as ``(x0, y0, x1, y1)``, ends exclusive.
+        tolerance: :math:`t \ge 0`, pixels added on each side of each box.
     Returns:
         ``(M,)`` booleans.
     """
+    if not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance < 0:
+        raise ValueError(f"pointing_hits: expected tolerance to be an int >= 0, got {tolerance!r}")
     require_tensor(cams, "cams", "pointing_hits")
     if cams.dim() != 3 or torch.as_tensor(boxes).shape != (cams.shape[0], 4):
         raise ValueError(
@@ -150,7 +178,8 @@ def pointing_hits(cams: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         )
     flat_index = cams.flatten(1).argmax(dim=1)
     rows, cols = flat_index // cams.shape[2], flat_index % cams.shape[2]
-    return points_in_boxes(torch.stack([cols, rows], dim=1), boxes)
+    grown = torch.as_tensor(boxes) + torch.tensor([-tolerance, -tolerance, tolerance, tolerance])
+    return points_in_boxes(torch.stack([cols, rows], dim=1), grown)
 
 
 def grad_cam(model: torch.nn.Module, images: torch.Tensor, classes: int | torch.Tensor,
@@ -200,12 +229,16 @@ def grad_cam(model: torch.nn.Module, images: torch.Tensor, classes: int | torch.
     return maps.clamp(min=0) if relu else maps
 
 
-def cam_boxes(cams: torch.Tensor, threshold: float = 0.2, relative_to: str = "range") -> torch.Tensor:
+def cam_boxes(cams: torch.Tensor, threshold: float = DEFAULT_BOX_THRESHOLD, relative_to: str = "max") -> torch.Tensor:
     """:func:`cam_to_box` for each of ``M`` maps ``(M, H, W)``: boxes ``(M, 4)`` long, ``(x0, y0, x1, y1)``."""
     require_tensor(cams, "cams", "cam_boxes")
     if cams.dim() != 3:
         raise ValueError(f"cam_boxes: expected maps of shape (M, H, W), got shape {tuple(cams.shape)}")
-    boxes = [cam_to_box(cam, threshold, relative_to) for cam in cams.detach().cpu()]
+    if not 0 < threshold <= 1:
+        raise ValueError(f"cam_boxes: expected 0 < threshold <= 1, got {threshold}")
+    if relative_to not in ("range", "max"):
+        raise ValueError(f"cam_boxes: expected relative_to 'range' or 'max', got {relative_to!r}")
+    boxes = [_box_of(cam, threshold, relative_to) for cam in cams.detach().cpu().double().numpy()]
     return torch.tensor(boxes, dtype=torch.long).reshape(-1, 4)
 
 

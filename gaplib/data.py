@@ -266,6 +266,94 @@ def digits_on_canvas(n: int, canvas_size: int = 32, digit_size: int = 12,
     return torch.from_numpy(images).unsqueeze(1), labels, torch.from_numpy(boxes)
 
 
+def _ink_box(digit: np.ndarray, left: int, top: int) -> tuple[int, int, int, int]:
+    """The tight box ``(x0, y0, x1, y1)`` of a pasted digit's ink (pixels above 0.25), ends exclusive."""
+    ink_rows, ink_cols = np.nonzero(digit > 0.25)
+    return (left + ink_cols.min(), top + ink_rows.min(), left + ink_cols.max() + 1, top + ink_rows.max() + 1)
+
+
+def _separated_corners(rng: np.random.Generator, count: int, span: int, spacing: int) -> list[tuple[int, int]]:
+    """``count`` random corners in ``[0, span)^2``, pairwise ``spacing`` apart along at least one axis."""
+    # Rejection sampling, restarted when an early square leaves no room for the next ones (a centred first
+    # digit can block a small canvas). The caller checked that a grid arrangement fits, so a restart succeeds
+    # with positive probability; the cap only guards against a canvas where that is vanishingly small.
+    for _ in range(1000):
+        corners: list[tuple[int, int]] = []
+        for _ in range(50 * count):
+            left, top = (int(v) for v in rng.integers(0, span, size=2))
+            if all(abs(left - x) >= spacing or abs(top - y) >= spacing for x, y in corners):
+                corners.append((left, top))
+                if len(corners) == count:
+                    return corners
+    raise ValueError(f"digits_with_distractors: could not place {count} digits {spacing} px apart; "
+                     "use a larger canvas or fewer distractors")
+
+
+def digits_with_distractors(n: int, canvas_size: int = 32, digit_size: int = 12, distractors: int = 1,
+                            gap: int = 1, noise: float = 0.1, subset: str = "test", seed: int = 0
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Canvases holding a target digit and ``distractors`` digits of other classes, with every digit's box.
+
+    A localisation benchmark where an "ink detector" cannot pass: the map for the target's class must find
+    the target and not the other digits, which look just as much like ink. Each canvas gets
+    ``1 + distractors`` handwritten digits of pairwise different classes, resized (bilinear) to
+    ``digit_size`` pixels and pasted at uniformly random positions such that their squares are at least
+    ``gap`` pixels apart (so the ink boxes never overlap); Gaussian noise of standard deviation ``noise``
+    covers the canvas. Which digit is the target is random, so it has no preferred place. Boxes are the
+    tight boxes of each digit's ink (pixels above 0.25), as in :func:`digits_on_canvas`.
+
+    Args:
+        n: number of canvases.
+        canvas_size: side of the square canvas in pixels.
+        digit_size: side of each pasted digit in pixels.
+        distractors: ``D >= 1``, digits per canvas besides the target, each of another class.
+        gap: fewest empty pixels between two digits' squares.
+        noise: standard deviation of the background noise.
+        subset: which handwritten digits to draw from, ``"train"``, ``"test"`` or ``"all"``
+            (see :func:`load_digit_images`).
+        seed: same seed, same data.
+    Returns:
+        images ``(n, 1, canvas_size, canvas_size)`` float32, labels ``(n,)`` long (the target's class),
+        boxes ``(n, 4)`` long (the target's ink box), distractor labels ``(n, D)`` long and distractor boxes
+        ``(n, D, 4)`` long; boxes are ``(x0, y0, x1, y1)``, ``x`` along columns, ends exclusive.
+    """
+    where = "digits_with_distractors"
+    n = _positive_int(n, "n", where)
+    canvas_size = _positive_int(canvas_size, "canvas_size", where)
+    digit_size = _positive_int(digit_size, "digit_size", where)
+    distractors = _positive_int(distractors, "distractors", where)
+    if not isinstance(gap, (int, np.integer)) or isinstance(gap, bool) or gap < 0:
+        raise ValueError(f"{where}: expected gap to be an int >= 0, got {gap!r}")
+    if distractors > 9:
+        raise ValueError(f"{where}: the ten digit classes allow at most 9 distractors, got {distractors}")
+    per_side = (canvas_size + gap) // (digit_size + gap)
+    if per_side**2 < 1 + distractors:
+        raise ValueError(f"{where}: {1 + distractors} digits of {digit_size} px, {gap} px apart, do not fit "
+                         f"a {canvas_size} px canvas")
+    _non_negative(noise, "noise", where)
+    source_images, source_labels = load_digit_images(subset)
+    by_class = [np.flatnonzero(source_labels == k) for k in range(10)]
+    rng = _rng(seed)
+    count = 1 + distractors
+    images = (noise * rng.standard_normal((n, canvas_size, canvas_size))).astype(np.float32)
+    classes = np.stack([rng.permutation(10)[:count] for _ in range(n)])
+    picks = np.array([[rng.choice(by_class[k]) for k in row] for row in classes])
+    digits = torch.from_numpy(source_images[picks.reshape(-1)]).unsqueeze(1)
+    digits = F.interpolate(digits, size=(digit_size, digit_size), mode="bilinear", align_corners=False)
+    digits = digits.clamp(0, 1).squeeze(1).numpy().reshape(n, count, digit_size, digit_size)
+    boxes = np.empty((n, count, 4), dtype=np.int64)
+    span = canvas_size - digit_size + 1
+    for index in range(n):
+        corners = _separated_corners(rng, count, span, digit_size + gap)
+        for slot, (left, top) in enumerate(corners):
+            images[index, top:top + digit_size, left:left + digit_size] += digits[index, slot]
+            boxes[index, slot] = _ink_box(digits[index, slot], left, top)
+    labels = torch.from_numpy(classes.astype(np.int64))
+    boxes_t = torch.from_numpy(boxes)
+    return (torch.from_numpy(images).unsqueeze(1), labels[:, 0].clone(), boxes_t[:, 0].clone(),
+            labels[:, 1:].clone(), boxes_t[:, 1:].clone())
+
+
 MOTIF_CLASSES = ("none", "sine burst", "square pulse")
 
 
