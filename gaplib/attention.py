@@ -9,7 +9,8 @@ Both blocks summarise each channel of ``x`` (shape ``(N, C, *spatial)``) by a gl
 with :math:`W_1 \in \mathbb{R}^{C/r \times C}`, :math:`W_2 \in \mathbb{R}^{C \times C/r}`, :math:`\delta` the
 ReLU and :math:`\sigma` the logistic sigmoid. SE (Hu et al. 2018) pools with GAP; CBAM (Woo et al. 2018) feeds
 the GAP and the global-max descriptors through the *same* MLP and adds the results before the sigmoid.
-No module here is new to the literature; this one exists so the book can test the claims made about them.
+CBAM then applies a *spatial* gate, :class:`SpatialAttention`, which pools over the channels instead of over
+the positions. No module here is new to the literature; this one exists so the book can test the claims made about them.
 """
 
 from __future__ import annotations
@@ -109,6 +110,37 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * _broadcast(self.gate(x), x)
+
+
+class SpatialAttention(nn.Module):
+    r"""CBAM's spatial attention (Woo et al. 2018): one gate per position, from pools over the channels.
+
+    .. math:: m = \sigma\big(k * [\,\mathrm{mean}_c F;\ \max_c F\,]\big) \in (0, 1)^{H \times W},
+        \qquad \tilde F_c(i, j) = m(i, j)\, F_c(i, j)
+
+    where :math:`k` is a ``kernel_size x kernel_size`` convolution from the two pooled maps to one. It is the
+    transpose of SE's squeeze: SE averages each channel over the positions and gates channels; this averages
+    (and maxes) each position over the channels and gates positions. Being a convolution of per-position
+    pools, the gate moves with the content (shift-equivariant up to the zero padding at the borders).
+
+    Args:
+        kernel_size: odd side of the convolution (the paper uses 7).
+    """
+
+    def __init__(self, kernel_size: int = 7):
+        super().__init__()
+        if not isinstance(kernel_size, int) or isinstance(kernel_size, bool) or kernel_size < 1 or not kernel_size % 2:
+            raise ValueError(f"SpatialAttention: expected an odd positive int kernel_size, got {kernel_size!r}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The position weights :math:`m`, shape ``(N, 1, H, W)``, each in ``(0, 1)``."""
+        spatial_dims(x, "SpatialAttention", 2, 2)
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.conv(pooled))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
 
 
 def with_channel_attention(trunk: nn.Sequential, kind: str = "se", reduction: int = 4,

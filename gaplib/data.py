@@ -433,3 +433,114 @@ def key_word_sentences(n: int, task: str = "which", length: int = 8, vocab_size:
             early, late = sorted((first, second))
             tokens[index, early], tokens[index, late] = (0, 1) if label == 1 else (1, 0)
     return torch.from_numpy(tokens).long(), torch.from_numpy(labels).long()
+
+
+def context_switched_digits(n: int, canvas_size: int = 12, digit_size: int = 8, context: float = 0.3,
+                            clutter: float = 1.0, classes: tuple[int, ...] = (0, 1), noise: float = 0.1,
+                            subset: str = "train",
+                            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Two digits in two channels; a global context in a third channel says which digit is the label.
+
+    Channels 0 and 1 each hold an independent handwritten digit at a random place (as in
+    :func:`digits_on_canvas`). Channel 2 is the context: a smooth random field of standard deviation
+    ``clutter`` with its mean removed, plus :math:`\pm` ``context``. The label is the class of the digit in
+    channel 1 when the context is positive and in channel 0 otherwise:
+
+    .. math:: y = \begin{cases} y_1 & \text{if } \overline{X_2} = +\text{context} \\
+        y_0 & \text{if } \overline{X_2} = -\text{context} \end{cases}
+
+    The field has mean exactly zero over the whole canvas, so the channel mean gives the context exactly,
+    while a small window sees mostly the field: the context is global by construction. A model that
+    ignores it can do no better than guess one of the two digits, right whenever they agree and half of
+    the other times.
+
+    Args:
+        n: number of images.
+        canvas_size: side of the square canvas, a multiple of 4 (the field varies on a grid 4 times coarser).
+        digit_size: side of each pasted digit.
+        context: the size of the context's offset, > 0.
+        clutter: standard deviation of the field that hides the context from local windows.
+        classes: digit classes; labels are ``0..len(classes)-1`` in that order.
+        noise: background noise of the two digit channels.
+        subset: handwritten digits to draw from, ``"train"`` or ``"test"`` (disjoint) or ``"all"``.
+        seed: same seed, same data.
+    Returns:
+        images ``(n, 3, canvas_size, canvas_size)`` float32, labels ``(n,)`` long, contexts ``(n,)`` long
+        (1 where the label is channel 1's digit, 0 where it is channel 0's), and the labels of both digits
+        ``(n, 2)`` long.
+    """
+    where = "context_switched_digits"
+    n = _positive_int(n, "n", where)
+    canvas_size = _positive_int(canvas_size, "canvas_size", where)
+    if canvas_size % 4:
+        raise ValueError(f"{where}: expected canvas_size to be a multiple of 4, got {canvas_size}")
+    if not context > 0:
+        raise ValueError(f"{where}: expected context > 0, got {context}")
+    _non_negative(clutter, "clutter", where)
+    rng = _rng(seed)
+    digit_seeds = rng.integers(0, 2**31 - 1, size=2)
+    digits = [digits_on_canvas(n, canvas_size, digit_size, noise=noise, subset=subset, classes=classes,
+                               seed=int(s))[:2] for s in digit_seeds]
+    contexts = rng.permutation(np.arange(n) % 2)
+    coarse = torch.from_numpy(rng.standard_normal((n, 1, canvas_size // 4, canvas_size // 4)).astype(np.float32))
+    field = F.interpolate(coarse, size=(canvas_size, canvas_size), mode="bilinear", align_corners=False)
+    field = field - field.mean(dim=(2, 3), keepdim=True)
+    field = clutter * field / field.std(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    sign = torch.from_numpy(2.0 * contexts - 1.0).float().reshape(n, 1, 1, 1)
+    images = torch.cat([digits[0][0], digits[1][0], field + context * sign], dim=1)
+    contexts = torch.from_numpy(contexts).long()
+    digit_labels = torch.stack([digits[0][1], digits[1][1]], dim=1)
+    labels = torch.where(contexts == 1, digit_labels[:, 1], digit_labels[:, 0])
+    return images, labels, contexts, digit_labels
+
+
+def counting_sets(n: int, counts: tuple[int, ...] = (2, 3, 4, 5), threshold: int = 4,
+                  multiples: tuple[int, ...] | None = (2, 3, 4), size: int = 12,
+                  seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Sets of nodes of two kinds, labelled by whether they hold at least ``threshold`` nodes of kind A.
+
+    Each set holds :math:`k` nodes of kind A (feature ``[1, 0]``), with :math:`k` drawn uniformly from
+    ``counts``, and filler nodes of kind B (feature ``[0, 1]``); the label is :math:`[k \ge` ``threshold``:math:`]`.
+
+    - With ``multiples`` given, the set has :math:`|V| = k m` nodes, :math:`m` drawn uniformly from
+      ``multiples``: the share of A, :math:`1/m`, has the same distribution in both classes, so the mean of the
+      node features carries no information about the label, while the sum, :math:`(k, |V| - k)`, gives it.
+    - With ``multiples=None`` every set has ``size`` nodes: the mean, :math:`(k, |V| - k) / |V|`, is the sum
+      divided by a constant and gives the label as well as the sum does.
+
+    Args:
+        n: number of sets.
+        counts: the possible numbers :math:`k` of A nodes, each >= 1.
+        threshold: label 1 when :math:`k \ge` ``threshold``.
+        multiples: the possible ratios :math:`|V| / k`, each >= 1; ``None`` for sets of fixed size.
+        size: the number of nodes of every set when ``multiples`` is ``None``; at least ``max(counts)``.
+        seed: same seed, same data.
+    Returns:
+        nodes ``(n, V_max, 3)`` float32, the two features of each node and a last column that is 1 for a node
+        and 0 for padding (sets are padded with zeros to the largest size ``V_max``), labels ``(n,)`` long,
+        sizes ``(n,)`` long: the number of nodes :math:`|V|` of each set.
+    """
+    where = "counting_sets"
+    n = _positive_int(n, "n", where)
+    counts = tuple(_positive_int(k, "each count", where) for k in counts)
+    if not counts:
+        raise ValueError(f"{where}: expected at least one count, got {counts!r}")
+    if multiples is None:
+        size = _positive_int(size, "size", where)
+        if size < max(counts):
+            raise ValueError(f"{where}: expected size >= max(counts) = {max(counts)}, got {size}")
+    else:
+        multiples = tuple(_positive_int(m, "each multiple", where) for m in multiples)
+        if not multiples:
+            raise ValueError(f"{where}: expected at least one multiple or None, got {multiples!r}")
+    rng = _rng(seed)
+    k = rng.choice(np.array(counts), size=n)
+    sizes = np.full(n, size) if multiples is None else k * rng.choice(np.array(multiples), size=n)
+    nodes = np.zeros((n, int(sizes.max()), 3), dtype=np.float32)
+    for index, (count, total) in enumerate(zip(k, sizes, strict=True)):
+        kinds = rng.permutation(np.arange(total) < count)  # True: a node of kind A
+        nodes[index, :total, 0] = kinds
+        nodes[index, :total, 1] = ~kinds
+        nodes[index, :total, 2] = 1
+    labels = (k >= threshold).astype(np.int64)
+    return torch.from_numpy(nodes), torch.from_numpy(labels), torch.from_numpy(sizes.astype(np.int64))
