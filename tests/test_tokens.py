@@ -26,6 +26,7 @@ def _permute_patches(images, patch, order):
     return tiles.reshape(n, c, height, width)
 
 
+@settings(max_examples=20)  # each example builds a transformer
 @given(st.integers(0, 2**31 - 1), st.sampled_from([(8, 4), (8, 2), (12, 4), (6, 3)]), st.integers(2, 5),
        st.sampled_from(["learned", "none"]))
 def test_mean_of_the_token_cam_plus_bias_is_the_logit(seed, size_patch, classes, position):
@@ -39,6 +40,7 @@ def test_mean_of_the_token_cam_plus_bias_is_the_logit(seed, size_patch, classes,
     assert torch.allclose(maps.mean(dim=2) + model.linear.bias, logits, atol=1e-10)
 
 
+@settings(max_examples=10)
 @given(st.integers(0, 2**31 - 1))
 def test_the_identity_fails_for_the_cls_readout(seed):
     # The same construction on a CLS model misses the logits: the identity is the mean's, not any model's.
@@ -49,6 +51,7 @@ def test_the_identity_fails_for_the_cls_readout(seed):
         assert not torch.allclose(maps.mean(dim=2) + model.linear.bias, model(images), atol=1e-6)
 
 
+@settings(max_examples=15)
 @given(st.integers(0, 2**31 - 1), st.sampled_from(["gap", "gmp", "map"]))
 def test_without_positions_the_model_is_a_bag_of_patches(seed, readout):
     model = _model(seed, readout, "none", size=12)
