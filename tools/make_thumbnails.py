@@ -30,11 +30,13 @@ KEY_FIGURES = {
     "02_inductive_bias": "fig-left-right",
     "03_regularization": "fig-learning-curve",
     "04_training_dynamics": "fig-head-curves",
-    "05_cam": "fig-cam-overlays",
+    "05_cam": "fig-cam-distractor",
     "06_limitations": "fig-dilution",
     "07_foundational_cnns": "fig-nin-class-maps",
     "08_attention": "fig-attention-accuracy",
     "09_beyond_images": "fig-motif-cam",
+    "10_tokens": "fig-token-maps",
+    "11_any_size": "fig-bag-evidence",
 }
 
 
