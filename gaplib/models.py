@@ -9,12 +9,46 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gaplib._validate import spatial_dims
+from gaplib._validate import require_float, spatial_dims
 from gaplib.heads import GAPOnlyHead, make_head
 
 
+class BlurPool2d(nn.Module):
+    r"""Blur, then keep every second row and column: subsampling by 2 with a low-pass filter first.
+
+    Each channel is convolved with the binomial filter
+    :math:`\frac{1}{16}\begin{pmatrix}1 & 2 & 1\end{pmatrix}^\top\begin{pmatrix}1 & 2 & 1\end{pmatrix}`
+    (reflect padding), with stride 2. Keeping every second sample of a signal that still holds detail finer
+    than the new grid aliases it: which samples survive changes with a one-pixel shift, and the output jumps.
+    The blur removes most of that detail first (Zhang 2019, "Making convolutional networks shift-invariant
+    again"). Maps ``(N, C, H, W)`` to ``(N, C, ceil(H / 2), ceil(W / 2))``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (taps[:, None] * taps[None, :] / 16.0)[None, None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spatial_dims(x, "BlurPool2d", 2, 2)
+        require_float(x, "x", "BlurPool2d")
+        channels = x.shape[1]
+        padded = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+        weight = self.kernel.to(x.dtype).expand(channels, 1, 3, 3)
+        return nn.functional.conv2d(padded, weight, stride=2, groups=channels)
+
+
+def _downsample_layers(antialias: bool) -> list[nn.Module]:
+    if not antialias:
+        return [nn.MaxPool2d(2)]
+    # Zhang's MaxBlurPool: the max is taken densely (stride 1), and only the blurred result is subsampled.
+    # A 2x2 max at stride 1 turns H into H - 1; reflect padding and stride 2 bring it to ceil((H - 1) / 2),
+    # which is H / 2 for even H, the size MaxPool2d(2) gives.
+    return [nn.MaxPool2d(2, stride=1), BlurPool2d()]
+
+
 def conv_trunk(in_channels: int = 1, widths: tuple[int, ...] = (16, 32), downsample: tuple[bool, ...] | None = None,
-               padding_mode: str = "zeros", batch_norm: bool = False) -> nn.Sequential:
+               padding_mode: str = "zeros", batch_norm: bool = False, antialias: bool = False) -> nn.Sequential:
     """3x3 conv (+ batch norm) + ReLU blocks, each followed by 2x2 max pooling where ``downsample`` says so.
 
     Args:
@@ -25,6 +59,8 @@ def conv_trunk(in_channels: int = 1, widths: tuple[int, ...] = (16, 32), downsam
         batch_norm: put ``nn.BatchNorm2d`` between each convolution and its ReLU. A GAP head on a tiny trunk
             trains several times faster with it; in evaluation mode it is a per-channel affine map, so it
             keeps the trunk's equivariance. After a short run call :func:`gaplib.train.recalibrate_batch_norm`.
+        antialias: subsample as Zhang (2019) does, a 2x2 max at stride 1 and then :class:`BlurPool2d`,
+            instead of a 2x2 max at stride 2. Same output size for even inputs, no new parameters.
     Returns:
         The trunk; it maps ``(N, in_channels, H, W)`` to ``(N, widths[-1], H / 2**d, W / 2**d)``.
     """
@@ -42,7 +78,7 @@ def conv_trunk(in_channels: int = 1, widths: tuple[int, ...] = (16, 32), downsam
             layers.append(nn.BatchNorm2d(width))
         layers.append(nn.ReLU())
         if halve:
-            layers.append(nn.MaxPool2d(2))
+            layers += _downsample_layers(antialias)
         channels = width
     return nn.Sequential(*layers)
 
@@ -85,13 +121,13 @@ class Classifier(nn.Module):
 
 def make_classifier(head: str, num_classes: int, image_size: int, in_channels: int = 1,
                     widths: tuple[int, ...] = (16, 32), downsample: tuple[bool, ...] | None = None,
-                    padding_mode: str = "zeros", batch_norm: bool = False) -> Classifier:
+                    padding_mode: str = "zeros", batch_norm: bool = False, antialias: bool = False) -> Classifier:
     """The same trunk with a ``"gap"``, ``"gmp"``, ``"gem"`` or ``"flatten"`` head.
 
     ``image_size`` fixes the flatten head's input (``C x H x W`` after the trunk); pooling heads accept any size.
-    ``batch_norm`` is passed to :func:`conv_trunk`.
+    ``batch_norm`` and ``antialias`` are passed to :func:`conv_trunk`.
     """
-    trunk = conv_trunk(in_channels, widths, downsample, padding_mode, batch_norm)
+    trunk = conv_trunk(in_channels, widths, downsample, padding_mode, batch_norm, antialias)
     # The shape probe runs in eval mode so that it leaves batch norm's running statistics untouched.
     with torch.no_grad():
         feature_shape = trunk.eval()(torch.zeros(1, in_channels, image_size, image_size)).shape
