@@ -1,8 +1,17 @@
 """gaplib: the small library behind "Global Average Pooling, executable".
 
 The operations the book is about sit at the top level; everything else lives in one module per concept:
-``pooling``, ``heads``, ``models``, ``attention``, ``data``, ``cam``, ``train``, ``plot``, ``widgets``,
-``checks``, ``book``.
+
+- ``pooling``: GAP, global max pooling, GeM, pooled statistics, graph readouts;
+- ``heads`` and ``models``: classifier heads and the small CNNs built on them;
+- ``attention``: channel and spatial attention (squeeze-and-excitation and its kin);
+- ``tokens``: a tiny vision transformer with interchangeable token readouts, and the token CAM;
+- ``pyramid``: spatial pyramid pooling, between GAP and flatten, for inputs of any size;
+- ``cam`` and ``localization``: class activation maps, their boxes, and class-specific localisation scores;
+- ``data``: the seeded data sets (scikit-learn digits on canvases, textures, signals, sentences, sets);
+- ``train``: seeding, training and evaluation;
+- ``plot``, ``widgets`` and ``book``: figures, the live explorers and glued numbers for the pages;
+- ``checks``: the exercises' checkers, one module per exercise.
 """
 
 from gaplib import attention, cam, checks, data, heads, models, pooling, train

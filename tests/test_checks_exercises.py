@@ -680,6 +680,81 @@ def test_graph_readout_names_the_mistake(fn, fragments):
     assert_hint(checks.check_graph_readout, fn, *fragments)
 
 
+# --- token class maps ---------------------------------------------------------------------------------------------
+
+def maps_einsum(tokens, weight):
+    return torch.einsum("kd,ntd->nkt", weight, tokens)
+
+
+def maps_matmul(tokens, weight):
+    return (tokens @ weight.T).transpose(1, 2)
+
+
+def maps_linear(tokens, weight):
+    return torch.nn.functional.linear(tokens, weight).permute(0, 2, 1)
+
+
+def maps_broadcast(tokens, weight):
+    return (weight[None, :, None, :] * tokens[:, None]).sum(-1)
+
+
+def maps_in_place(tokens, weight):
+    tokens -= tokens.mean(dim=1, keepdim=True)
+    return maps_einsum(tokens, weight)
+
+
+def maps_numpy(tokens, weight):
+    return torch.from_numpy(np.einsum("kd,ntd->nkt", weight.detach().numpy(), tokens.detach().numpy()))
+
+
+@pytest.mark.parametrize("fn", [maps_einsum, maps_matmul, maps_linear, maps_broadcast])
+def test_token_class_maps_accepts_correct_maps(fn, capsys):
+    checks.check_token_class_maps(fn)
+    assert capsys.readouterr().out.startswith("✓ token_class_maps passes")
+
+
+@pytest.mark.parametrize("fn, fragments", [
+    (lambda h, w: h @ w.T, ["expected shape (2, 3, 6)", "the axes are (N, T, K)"]),
+    (lambda h, w: maps_einsum(h, w).mean(dim=2), ["expected shape (2, 3, 6)", "averaged over the tokens"]),
+    (lambda h, w: maps_einsum(h, w).sum(dim=2), ["summed over the tokens"]),
+    (lambda h, w: maps_einsum(h, w)[:, :, :-1], ["expected shape (2, 3, 6)", "got (2, 3, 5)"]),
+    (lambda h, w: maps_einsum(h, w).relu(), ["without ReLU"]),
+    (lambda h, w: maps_einsum(h, w).softmax(dim=1), ["softmax over the classes"]),
+    (lambda h, w: maps_einsum(h, w).softmax(dim=2), ["softmax over the tokens"]),
+    (lambda h, w: maps_einsum(h, w).float(), ["float64 tokens", "expected dtype torch.float64"]),
+    (lambda h, w: torch.einsum("dk,ntd->nkt", w, h) if w.shape[0] == w.shape[1] else maps_einsum(h, w),
+     ["K = D", "used it transposed"]),
+    (lambda h, w: maps_einsum(h, w) / h.shape[1], ["up to a factor 0.1667", "no averaging"]),
+    (lambda h, w: maps_einsum(h, w) / h.shape[2], ["up to a factor 0.25"]),
+    (lambda h, w: maps_einsum(h, w).mean(dim=2, keepdim=True).expand(-1, -1, h.shape[1]),
+     ["the means over the tokens are right but the maps are not"]),
+    (lambda h, w: maps_einsum(h - h.mean(dim=1, keepdim=True), w), ["w[k, d]-weighted sum"]),
+    (lambda h, w: maps_einsum(h, w).log(), ["contains NaN"]),
+    (lambda h, w: maps_einsum(h, w) * float("nan"), ["contains NaN"]),
+    (lambda h, w: h @ w, ["raised RuntimeError on tokens (2, 6, 4)"]),
+    (crash, ["raised NotImplementedError on tokens (2, 6, 4)"]),
+    (lambda h, w: maps_einsum(h, w).tolist(), ["expected a torch.Tensor, got list"]),
+    (maps_in_place, ["changed its input (argument 1) in place"]),
+    (lambda h, w: maps_einsum(h, w.clamp_(min=0)), ["changed its input (argument 2) in place"]),
+    (maps_numpy, ["does not require grad", "no NumPy"]),
+    (lambda h, w: maps_einsum(h, w).detach(), ["does not require grad"]),
+    (lambda h, w: maps_einsum(h.detach(), w), ["no gradient reaches tokens"]),
+    (lambda h, w: maps_einsum(h, w.detach()), ["no gradient reaches weight"]),
+    (lambda h, w: maps_einsum(h, w).detach().requires_grad_(h.requires_grad), ["no gradient reaches tokens"]),
+    (gaplib.tokens.token_class_maps, ["gaplib's own token_class_maps, not yours"]),
+    (lambda h, w: gaplib.tokens.token_class_maps(h, w), ["calls gaplib's own token_class_maps"]),
+])
+def test_token_class_maps_names_the_mistake(fn, fragments):
+    message = assert_hint(checks.check_token_class_maps, fn, *fragments)
+    assert "einsum" not in message and "@" not in message
+
+
+def test_token_class_maps_failure_is_a_check_failed():
+    with pytest.raises(checks.CheckFailed) as caught:
+        checks.check_token_class_maps(lambda h, w: maps_einsum(h, w).relu())
+    assert len(caught.value._render_traceback_()) == 1
+
+
 # --- every checker answers fast (CPU time, so that a loaded machine does not fail it) ---------------------------
 
 @pytest.mark.parametrize("checker, fn", [
@@ -690,6 +765,7 @@ def test_graph_readout_names_the_mistake(fn, fragments):
     (checks.check_squeeze_excite, se_plain), (checks.check_graph_readout, readout_index_add),
     (checks.check_global_avg_pool, lambda x: x.flatten(2).mean(-1)),
     (checks.check_class_activation_maps, lambda f, w: torch.einsum("kc,nchw->nkhw", w, f)),
+    (checks.check_token_class_maps, maps_einsum),
 ], ids=lambda value: getattr(value, "__name__", "fn"))
 def test_a_check_answers_in_under_a_second(checker, fn, capsys):
     """Timed on a second run: the first may import scikit-learn or scipy once per session."""

@@ -19,9 +19,10 @@ from gaplib.checks.noise import check_pooled_noise_variance
 from gaplib.checks.readout import check_graph_readout
 from gaplib.checks.se import check_squeeze_excite
 from gaplib.checks.texture import check_texture_statistic
+from gaplib.checks.tokens import check_token_class_maps
 
 __all__ = [
     "CheckFailed", "check_box_iou", "check_cam_to_box", "check_class_activation_maps", "check_gap_blind_pair",
     "check_gem_p_for_max", "check_gem_pool", "check_global_avg_pool", "check_graph_readout", "check_head_cost",
-    "check_pooled_noise_variance", "check_squeeze_excite", "check_texture_statistic",
+    "check_pooled_noise_variance", "check_squeeze_excite", "check_texture_statistic", "check_token_class_maps",
 ]
