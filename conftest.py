@@ -78,10 +78,16 @@ def pytest_runtest_makereport(item, call):
             report.user_properties.append(("kernel_cpu_s", seconds))
     if report.failed:
         path = item.nodeid.split("::")[0]
+        source = path.removeprefix("_build/executed/")
+        compared = "" if source == path else (
+            f"This is regression mode: the cell's output differs from the one the book shows ({path}), or the cell "
+            "raised. A difference means a number that depends on the run: pin the seed and the threads, or, if the "
+            "output legitimately varies, add a pattern to .ci/nbval-sanitize.cfg.\n")
         report.sections.append((
             "in plain words",
-            f"The notebook {path} failed in cell {item.cell_num} (cells counted from 0, Markdown included).\n"
-            f"Run it alone to see the whole story: python -m pytest --nbval-lax {path}\n"
+            f"The notebook {source} failed in cell {item.cell_num} (cells counted from 0, Markdown included).\n"
+            + compared +
+            f"Run it alone to see the whole story: python -m pytest --nbval-lax {source}\n"
             "or open it in Jupyter and run all cells.",
         ))
 
