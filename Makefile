@@ -93,7 +93,7 @@ regression: $(STAMP)
 
 # Timings are a report, not a test: each notebook alone, one after another, at one thread.
 bench: $(STAMP)
-	GAP_BUDGET_REPORT_ONLY=1 $(PY) -m pytest chapters exercises --nbval-lax -p no:xdist -q
+	GAP_BUDGET_REPORT_ONLY=1 $(PY) -m pytest chapters exercises --nbval-lax -n 0 -q
 
 $(UV):
 	$(PYTHON) -m venv _build/uv
