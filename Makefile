@@ -81,15 +81,16 @@ lint: $(STAMP)
 # The book first (the browser test reads _build/html), then one pytest run on two workers: ruff's checks, the
 # unit tests, and every chapter and exercise in nbval's regression mode, run again in a fresh kernel and compared,
 # output by output and glued number by glued number, with the copy the book rendered (a raising cell fails too).
+REGRESSION = $(PY) .ci/export_executed.py && \
+	$(PY) -m pytest $(1) _build/executed --nbval --nbval-sanitize-with .ci/nbval-sanitize.cfg -n $(JOBS) -q
+
 test: lint book
-	$(MAKE) --no-print-directory regression TESTS=tests
+	$(call REGRESSION,tests)
 
 # nbval's regression mode alone (after make book): the book's executed notebooks, outputs included, are
 # written to _build/executed and run again; .ci/nbval-sanitize.cfg lists the outputs allowed to differ.
-TESTS ?=
 regression: $(STAMP)
-	$(PY) .ci/export_executed.py
-	$(PY) -m pytest $(TESTS) _build/executed --nbval --nbval-sanitize-with .ci/nbval-sanitize.cfg -n $(JOBS) -q
+	$(call REGRESSION,)
 
 # Timings are a report, not a test: each notebook alone, one after another, at one thread.
 bench: $(STAMP)
