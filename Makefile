@@ -19,7 +19,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo _build/uv/bin/uv)
 help:
 	@echo "make book          execute the notebooks (only those that changed) and render _build/html"
 	@echo "make student-book  the student edition, without solutions, in _build/student/html"
-	@echo "make test          ruff, the book, unit tests, every notebook under nbval, the book in a browser"
+	@echo "make test          ruff, the book, unit tests, every notebook again in regression mode, the book in a browser"
 	@echo "make regression    nbval's regression mode on the book's executed notebooks (part of make test)"
 	@echo "make bench         each notebook alone at one thread, slowest first, against its budget"
 	@echo "make lock          re-resolve requirements.lock for Linux, macOS and Windows (uses uv)"
