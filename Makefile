@@ -27,10 +27,11 @@ help:
 
 # One torch/BLAS thread everywhere, in the book build as in the tests: the rendered book, nbval and a reader's
 # laptop then print the same numbers (gaplib.seed_everything pins torch to one thread as well), and the two
-# notebooks that run at once never fight over the cores.
+# notebooks that run at once never fight over the cores. MPLBACKEND stays unset: a kernel started with
+# MPLBACKEND=Agg draws every figure into nothing, and the book would have no figures (conftest.py drops it too).
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
-export MPLBACKEND := Agg
+unexport MPLBACKEND
 
 # The stamp is older than the lock when the lock changed: rebuild the venv from scratch, so that nothing
 # installed by hand or left over from an older lock survives. pip reads the lock's environment markers, so the
@@ -57,9 +58,10 @@ define sphinx_build
 	rm -f conf.py
 endef
 
-# jupyter-cache knows a notebook's code, not the code it imports: a change to gaplib or to the lock empties the
+# jupyter-cache knows a notebook's code, not the code it imports: a change to gaplib, the lock or the way this
+# Makefile runs the kernels empties the
 # cache, so that the book never shows numbers that the current gaplib would not reproduce.
-CACHE_KEY = $(shell { find gaplib -name '*.py' | sort | xargs cat; cat requirements.lock; } | sha256sum | cut -c1-16)
+CACHE_KEY = $(shell { find gaplib -name '*.py' | sort | xargs cat; cat requirements.lock Makefile; } | sha256sum | cut -c1-16)
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
 	@if [ "$$(cat _build/.jupyter_cache.key 2>/dev/null)" != "$(CACHE_KEY)" ]; then \

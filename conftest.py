@@ -10,6 +10,7 @@
   enforced by measuring it, not by a timeout: the per-cell timeouts are generous (600 s) and exist only to
   stop a hung kernel. A notebook over budget fails the run, with a plain sentence saying which and by how
   much; ``GAP_BUDGET_REPORT_ONLY=1`` (``make bench``) turns that into a report.
+- Kernels draw figures inline, as in the book, even where the caller set ``MPLBACKEND=Agg``.
 - A failing cell is named in plain words: the notebook, the cell number, and how to run it alone.
 - The run ends with a table of every notebook's wall and CPU time, slowest first, against the budget.
 """
@@ -20,6 +21,12 @@ import os
 from collections import defaultdict
 
 import pytest
+
+# A kernel started with MPLBACKEND=Agg (a common setting for headless test runs) shows no figure at all, so the
+# notebooks would run differently from the book, which draws them inline. Kernels inherit this environment; the
+# tests in this process need no backend setting (matplotlib picks Agg by itself where there is no display).
+if os.environ.get("MPLBACKEND", "").lower() == "agg":
+    del os.environ["MPLBACKEND"]
 
 NOTEBOOK_BUDGET_S = float(os.environ.get("GAP_NOTEBOOK_BUDGET_S", "40"))
 OUTPUT_TIMEOUT_S = 60  # nbval waits 5 s for a cell's outputs after it finished: too short on a busy machine

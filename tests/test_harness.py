@@ -127,3 +127,17 @@ def test_a_notebook_over_its_cpu_budget_fails_the_run_and_bench_only_reports_it(
                                            GAP_BUDGET_REPORT_ONLY="1")
     assert reported.returncode == 0, reported.stdout[-3000:]
     assert "OVER BUDGET" in reported.stdout
+
+
+def test_kernels_draw_figures_inline_even_when_the_caller_sets_agg(tmp_path):
+    """MPLBACKEND=Agg reaching a kernel makes every figure vanish: the book would show none, nbval compare none."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    figure = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()",
+                                       execution_count=1)
+    figure.outputs = [nbformat.v4.new_output("display_data", {"text/plain": "<Figure size 640x480 with 1 Axes>",
+                                                              "image/png": "iVBORw0KGgo="})]
+    nb.cells = [figure]
+    nbformat.write(nb, tmp_path / "figure.ipynb")
+    result = _pytest_with_project_config(["--nbval", "figure.ipynb"], tmp_path, MPLBACKEND="Agg")
+    assert result.returncode == 0, result.stdout[-3000:]
