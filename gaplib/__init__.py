@@ -23,7 +23,13 @@ __all__ = [
     "attention", "cam", "checks", "data", "heads", "models", "pooling", "train",
     "class_activation_maps", "gem_pool", "global_avg_pool", "global_max_pool", "get_device", "seed_everything",
 ]
-__version__ = "0.1.0"
+
+try:  # the version is written once, in pyproject.toml; an installed gaplib reads it from its metadata
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("gaplib")
+except PackageNotFoundError:  # a source checkout on sys.path that was never installed
+    __version__ = "0+unknown"
 
 # Figures in notebooks at twice the resolution of their size on the page (gaplib.plot.use_high_density).
 from gaplib import plot as _plot  # noqa: E402
