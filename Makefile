@@ -80,13 +80,14 @@ student-book: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# The book first (the browser test reads _build/html), then one pytest run on two workers: ruff's checks, the
+# The book and its student edition first (the browser test reads _build/html, tests/test_student_edition.py
+# _build/student/html; the student edition reuses the execution cache), then one pytest run on two workers: the
 # unit tests, and every chapter and exercise in nbval's regression mode, run again in a fresh kernel and compared,
 # output by output and glued number by glued number, with the copy the book rendered (a raising cell fails too).
 REGRESSION = $(PY) .ci/export_executed.py && \
 	$(PY) -m pytest $(1) _build/executed --nbval --nbval-sanitize-with .ci/nbval-sanitize.cfg -n $(JOBS) -q
 
-test: lint book
+test: lint book student-book
 	$(call REGRESSION,tests)
 
 # nbval's regression mode alone (after make book): the book's executed notebooks, outputs included, are

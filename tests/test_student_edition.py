@@ -2,7 +2,7 @@
 index, nor behind a link (GitHub, Colab or Binder).
 
 It reads the built student edition (teaching.md: ``hide_solutions: true``, built into
-``_build/student/_build/html``, or wherever ``BOOK_STUDENT_HTML`` points). Without one the test is skipped,
+``_build/student/html`` by ``make student-book``, or wherever ``BOOK_STUDENT_HTML`` points). Without one the test is skipped,
 except where ``CI`` is set: there a missing student edition fails.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from tools import make_student_notebooks as students
 from tools.sync_notebooks import ROOT
 
-SITE = Path(os.environ.get("BOOK_STUDENT_HTML", ROOT / "_build" / "student" / "_build" / "html"))
+SITE = Path(os.environ.get("BOOK_STUDENT_HTML", ROOT / "_build" / "student" / "html"))
 SOLUTIONS = students.solution_notebooks()
 # A link to an exercise's solution notebook: its source, its Colab edition or its page's download.
 SOLUTION_LINK = re.compile(r"(?<!student/)(?<![\w-])(\d\d_[\w-]+)\.ipynb")
