@@ -238,8 +238,50 @@ def cam_boxes(cams: torch.Tensor, threshold: float = DEFAULT_BOX_THRESHOLD, rela
         raise ValueError(f"cam_boxes: expected 0 < threshold <= 1, got {threshold}")
     if relative_to not in ("range", "max"):
         raise ValueError(f"cam_boxes: expected relative_to 'range' or 'max', got {relative_to!r}")
-    boxes = [_box_of(cam, threshold, relative_to) for cam in cams.detach().cpu().double().numpy()]
-    return torch.tensor(boxes, dtype=torch.long).reshape(-1, 4)
+    return _boxes_of(cams.detach().cpu().double(), threshold, relative_to)
+
+
+def _boxes_of(cams: torch.Tensor, threshold: float, relative_to: str) -> torch.Tensor:
+    """:func:`_box_of` for all maps ``(M, H, W)`` (float64) at once, with the same boxes and the same ties.
+
+    One call of ``scipy.ndimage.label`` labels the whole stack, with a structure that connects the 8
+    neighbours within a map and nothing across maps. Components are numbered in raster order of the stack,
+    so within each map in the order that labelling the map alone gives; among equal largest components the
+    first one wins, as in :func:`_box_of`.
+    """
+    maps = cams.numpy()
+    count, height, width = maps.shape
+    full = np.array([0, 0, width, height])
+    if count == 0:
+        return torch.zeros(0, 4, dtype=torch.long)
+    flat = maps.reshape(count, -1)
+    if relative_to == "max":
+        low, scale = np.zeros(count), flat.max(axis=1)
+    else:
+        low = flat.min(axis=1)
+        scale = flat.max(axis=1) - low
+    degenerate = ~(scale > 0)
+    scale = np.where(degenerate, 1.0, scale)
+    normalized = (maps - low[:, None, None]) / scale[:, None, None] if relative_to == "range" \
+        else maps / scale[:, None, None]
+    kept = (normalized >= threshold) & ~degenerate[:, None, None]
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = True                                   # 8 neighbours in the map, none across maps
+    regions, total = ndimage.label(kept, structure=structure)
+    sizes = np.bincount(regions.ravel(), minlength=total + 1)
+    owner = np.zeros(total + 1, dtype=np.int64)          # the map each component lies in
+    owner[regions.ravel()] = np.repeat(np.arange(count), height * width)
+    # per map: the largest component, the first (smallest label) among equal ones
+    order = np.lexsort((np.arange(1, total + 1), -sizes[1:], owner[1:])) + 1
+    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]] if total else order
+    chosen = np.full(count, -1)
+    chosen[owner[first]] = first
+    region = regions == chosen[:, None, None]
+    rows, cols = region.any(axis=2), region.any(axis=1)
+    boxes = np.stack([cols.argmax(axis=1), rows.argmax(axis=1),
+                      width - cols[:, ::-1].argmax(axis=1), height - rows[:, ::-1].argmax(axis=1)], axis=1)
+    boxes[chosen < 0] = full
+    return torch.from_numpy(boxes).long()
 
 
 def localization_hits(predicted: torch.Tensor, true: torch.Tensor, iou_threshold: float = 0.5) -> torch.Tensor:

@@ -83,3 +83,20 @@ def test_top_level_names_are_stable():
     for name in ["global_avg_pool", "global_max_pool", "gem_pool", "class_activation_maps", "seed_everything",
                  "get_device"]:
         assert callable(getattr(gaplib, name))
+
+
+@pytest.mark.parametrize("relative_to", ["max", "range"])
+@pytest.mark.parametrize("threshold", [0.05, 0.35, 0.6, 1.0])
+def test_cam_boxes_of_a_stack_equal_cam_to_box_map_by_map(relative_to, threshold):
+    """The stacked labelling must give each map the box that labelling it alone gives, ties included."""
+    from gaplib.cam import cam_boxes
+
+    generator = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.randn(200, 1, 5, 5, generator=generator), size=(20, 20),
+                                             mode="bilinear")[:, 0]
+    blocky = torch.randint(0, 3, (200, 7, 9), generator=generator).float()    # many equal-sized regions
+    flat = torch.zeros(3, 7, 9)                                                # degenerate: the whole image
+    for maps in (smooth, blocky, flat, -torch.ones(2, 7, 9)):
+        expected = torch.tensor([cam_to_box(m, threshold, relative_to) for m in maps])
+        assert torch.equal(cam_boxes(maps, threshold, relative_to), expected)
+    assert cam_boxes(torch.zeros(0, 4, 4)).shape == (0, 4)
