@@ -1,9 +1,9 @@
 """The student edition of the book holds no solution: not on a page, in a download, a copied source, the search
 index, nor behind a link (GitHub, Colab or Binder).
 
-It reads the built student edition (teaching.md: ``hide_solutions: true``, built into
-``_build/student/html`` by ``make student-book``, or wherever ``BOOK_STUDENT_HTML`` points). Without one the test is skipped,
-except where ``CI`` is set: there a missing student edition fails.
+It reads the built student edition (teaching.md: ``hide_solutions: true``, built into ``_build/student/html``
+by ``make student-book``, or wherever ``BOOK_STUDENT_HTML`` points). Without one the test is skipped, except
+where ``CI`` is set: there a missing student edition fails.
 """
 
 import html
