@@ -5,8 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
-# pytest-xdist workers for the suite, and Sphinx processes executing notebooks for the book.
+# pytest-xdist workers for the suite.
 JOBS ?= 2
+# Sphinx processes executing notebooks for the book. One by default: with two (Sphinx's forked parallel readers,
+# _ext/parallel_read.py), a notebook's execution once hung for good on this 2-core machine, its kernel idle and
+# its client still waiting, until the 600 s cell timeout. `make book BOOK_JOBS=2` is faster when it works.
+BOOK_JOBS ?= 1
 SPHINX_FLAGS := -W -n --keep-going -q
 # The PyTorch release the lock pins. PyPI has it for Linux (CUDA build), macOS arm64 and Windows (CPU builds);
 # machines with a pip constraint on torch (like the course's own CI machine) need exactly this one.
@@ -46,13 +50,13 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 # Jupyter Book 1.x cannot pass Sphinx's -j, so the book is built the way its docs describe for plain Sphinx:
-# `jupyter-book config sphinx` writes conf.py from _config.yml, and sphinx-build executes two notebooks at once.
+# `jupyter-book config sphinx` writes conf.py from _config.yml, and sphinx-build executes the notebooks (BOOK_JOBS).
 # The notebooks run through jupyter-cache (_build/.jupyter_cache): only the changed ones execute again.
 # On failure .ci/explain_build_failure.py names each failing notebook and cell in plain words.
 define sphinx_build
 	$(VENV)/bin/jupyter-book config sphinx . $(1) >/dev/null
 	mkdir -p _build
-	set -o pipefail; PYTHONPATH=_ext $(VENV)/bin/sphinx-build -b html -j $(JOBS) $(SPHINX_FLAGS) \
+	set -o pipefail; PYTHONPATH=_ext $(VENV)/bin/sphinx-build -b html -j $(BOOK_JOBS) $(SPHINX_FLAGS) \
 		-d $(2)/.doctrees . $(2)/html 2>&1 | tee _build/book.log \
 		|| { $(PY) .ci/explain_build_failure.py _build/book.log; rm -f conf.py; exit 1; }
 	rm -f conf.py
