@@ -30,6 +30,18 @@ if os.environ.get("MPLBACKEND", "").lower() == "agg":
     del os.environ["MPLBACKEND"]
 
 NOTEBOOK_BUDGET_S = float(os.environ.get("GAP_NOTEBOOK_BUDGET_S", "40"))
+# Two kernels at once share the 2 cores' caches and memory bandwidth, which inflates each one's CPU time: in
+# `make test` (-n 2) chapter 5 used 24.8 s against 20.9 s alone (x1.19). Under -n 2 or more the check allows
+# that much and a little more, so that it measures the notebook, not its neighbour; `make bench` runs alone.
+SHARED_CPU_ALLOWANCE = 1.25
+_budget_s = NOTEBOOK_BUDGET_S
+
+
+def pytest_configure(config):
+    global _budget_s
+    workers = getattr(config.option, "numprocesses", None)
+    shared = isinstance(workers, int) and workers > 1 or workers == "auto"
+    _budget_s = NOTEBOOK_BUDGET_S * (SHARED_CPU_ALLOWANCE if shared else 1.0)
 OUTPUT_TIMEOUT_S = 60  # nbval waits 5 s for a cell's outputs after it finished: too short on a busy machine
 
 try:  # nbval is a dev dependency; without it there are no notebook items and nothing below applies
@@ -118,7 +130,7 @@ def pytest_runtest_logreport(report):
 
 def over_budget() -> dict[str, float]:
     """The notebooks whose kernel used more CPU time than the budget, with their CPU seconds."""
-    return {path: cpu for path, cpu in _cpu.items() if cpu > NOTEBOOK_BUDGET_S}
+    return {path: cpu for path, cpu in _cpu.items() if cpu > _budget_s}
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -128,14 +140,15 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{'wall s':>7} {'CPU s':>7} {'budget':>7}  notebook")
     for path in sorted(_wall, key=lambda p: -_cpu.get(p, _wall[p])):
         cpu = _cpu.get(path)
-        flag = "  OVER BUDGET" if cpu is not None and cpu > NOTEBOOK_BUDGET_S else ""
+        flag = "  OVER BUDGET" if cpu is not None and cpu > _budget_s else ""
         cpu_text = f"{cpu:7.1f}" if cpu is not None else f"{'?':>7}"
-        terminalreporter.write_line(f"{_wall[path]:7.1f} {cpu_text} {NOTEBOOK_BUDGET_S:7.0f}  {path}{flag}")
+        terminalreporter.write_line(f"{_wall[path]:7.1f} {cpu_text} {_budget_s:7.0f}  {path}{flag}")
     terminalreporter.write_line(f"{sum(_wall.values()):7.1f} {sum(_cpu.values()):7.1f}          all notebooks")
     for path, cpu in over_budget().items():
         terminalreporter.write_line(
-            f"{path} used {cpu:.1f} s of CPU time, over its budget of {NOTEBOOK_BUDGET_S:.0f} s "
-            "(one thread, alone on the machine): make it cheaper (fewer epochs, seeds or samples)."
+            f"{path} used {cpu:.1f} s of CPU time, over its budget of {_budget_s:.0f} s "
+            f"({NOTEBOOK_BUDGET_S:.0f} s at one thread alone on the machine): make it cheaper (fewer epochs, seeds "
+            "or samples)."
         )
 
 

@@ -279,6 +279,8 @@ LEGIBILITY = r"""() => {
     .forEach(o => result.stderr.push(o.textContent.trim().slice(0, 90)));
   const shown = article.cloneNode(true);
   shown.querySelectorAll('.cell_input, script, style, mjx-container, mjx-assistive-mml').forEach(e => e.remove());
+  // textContent runs table cells together ("19.9" then "10.97" reads "19.910.97"): keep them apart
+  shown.querySelectorAll('td, th').forEach(c => c.append(' '));
   result.floats = Array.from(new Set(shown.textContent.match(/\d\.\d{7,}/g) || [])).slice(0, 5);
   // authoring leftovers: solution markers in the code, MyST roles written out instead of rendered
   result.markers = Array.from(article.querySelectorAll('.cell_input'))

@@ -9,6 +9,7 @@ prints one line saying what was checked, so that a pass cannot be confused with 
 from __future__ import annotations
 
 import math
+import textwrap
 import types
 from collections.abc import Callable, Iterable
 
@@ -30,8 +31,9 @@ def fail(message: str) -> CheckFailed:
 
 
 def passed(what: str, checked: str) -> None:
-    """Tell the student the answer is right, and what that means, in one line."""
-    print(f"✓ {what} passes: {checked}.")
+    """Tell the student the answer is right, and what was checked, in lines that fit the code column."""
+    # Wrapped at 78 characters: the book shows cell outputs in an 80-character column, Colab a little wider.
+    print(textwrap.fill(f"✓ {what} passes: {checked}.", width=78, subsequent_indent="  "))
 
 
 def shape_text(x: torch.Tensor) -> str:
