@@ -53,10 +53,12 @@ venv: $(STAMP)
 # `jupyter-book config sphinx` writes conf.py from _config.yml, and sphinx-build executes the notebooks (BOOK_JOBS).
 # The notebooks run through jupyter-cache (_build/.jupyter_cache): only the changed ones execute again.
 # On failure .ci/explain_build_failure.py names each failing notebook and cell in plain words.
+# GAPLIB_STATIC_WIDGETS=1: the explorers open no widget comms in the book, which removes their cells anyway
+# (an executor can hang on such a cell: gaplib/widgets.py).
 define sphinx_build
 	$(VENV)/bin/jupyter-book config sphinx . $(1) >/dev/null
 	mkdir -p _build
-	set -o pipefail; PYTHONPATH=_ext $(VENV)/bin/sphinx-build -b html -j $(BOOK_JOBS) $(SPHINX_FLAGS) \
+	set -o pipefail; PYTHONPATH=_ext GAPLIB_STATIC_WIDGETS=1 $(VENV)/bin/sphinx-build -b html -j $(BOOK_JOBS) $(SPHINX_FLAGS) \
 		-d $(2)/.doctrees . $(2)/html 2>&1 | tee _build/book.log \
 		|| { $(PY) .ci/explain_build_failure.py _build/book.log; rm -f conf.py; exit 1; }
 	rm -f conf.py

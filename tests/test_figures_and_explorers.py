@@ -41,3 +41,24 @@ def test_static_view_refuses_bad_input() -> None:
         widgets.static_view("not a function", side=1)
     with pytest.raises(ValueError, match="at least one setting"):
         widgets.static_view(lambda: None)
+
+
+def test_a_static_build_opens_no_widget_and_draws_the_same_first_frame(monkeypatch):
+    """The book build (GAPLIB_STATIC_WIDGETS=1) gets plain settings: no comm, so no executor can hang on one."""
+    import ipywidgets
+
+    from gaplib import widgets as gw
+
+    drawn = []
+    monkeypatch.setenv("GAPLIB_STATIC_WIDGETS", "1")
+    controls = {"side": gw.int_slider("side", 2, 48, 16), "p": gw.float_slider("p", 1.0, 9.0, 3.0),
+                "kind": gw.dropdown("kind", [("a", 1), ("b", 2)])}
+    assert not any(isinstance(c, ipywidgets.Widget) for c in controls.values())
+    assert gw.explorer(lambda **v: drawn.append(v), **controls) is None and drawn == []
+    gw.static_view(lambda **v: drawn.append(v), **controls)
+    assert drawn == [{"side": 16, "p": 3.0, "kind": 1}]
+    with pytest.raises(ValueError, match="min <= max"):
+        gw.int_slider("side", 5, 2)
+    monkeypatch.delenv("GAPLIB_STATIC_WIDGETS")
+    live = gw.int_slider("side", 2, 48, 16)
+    assert isinstance(live, ipywidgets.IntSlider) and live.value == 16
