@@ -36,6 +36,16 @@ def passed(what: str, checked: str) -> None:
     print(textwrap.fill(f"✓ {what} passes: {checked}.", width=78, subsequent_indent="  "))
 
 
+def seeded_randn(seed: int) -> Callable[..., torch.Tensor]:
+    """``randn(*shape, dtype=...)`` drawing from its own generator: a checker's inputs are the same every run."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator, dtype=dtype)
+
+    return randn
+
+
 def shape_text(x: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in x.shape) + ")"
 

@@ -16,6 +16,7 @@ from gaplib.checks._core import (
     not_finite,
     passed,
     refuse_library,
+    seeded_randn,
     shape_text,
 )
 
@@ -25,10 +26,7 @@ def reference(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def inputs() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    generator = torch.Generator().manual_seed(1)
-
-    def randn(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator, dtype=dtype)
+    randn = seeded_randn(1)
 
     return [
         ("features (2, 3, 4, 5) and weight (6, 3) (N=2, C=3, H=4, W=5, K=6)", randn(2, 3, 4, 5), randn(6, 3)),

@@ -17,6 +17,7 @@ from gaplib.checks._core import (
     not_finite,
     passed,
     refuse_library,
+    seeded_randn,
     shape_text,
 )
 from gaplib.pooling import global_avg_pool
@@ -27,10 +28,7 @@ def reference(x: torch.Tensor) -> torch.Tensor:
 
 
 def inputs() -> list[tuple[str, torch.Tensor]]:
-    generator = torch.Generator().manual_seed(0)
-
-    def randn(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator, dtype=dtype)
+    randn = seeded_randn(0)
 
     return [
         ("a 4-D input of shape (2, 3, 4, 5) (N=2, C=3, H=4, W=5)", randn(2, 3, 4, 5)),

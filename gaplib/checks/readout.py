@@ -9,7 +9,17 @@ from collections.abc import Callable
 
 import torch
 
-from gaplib.checks._core import call_tensor, call_untouched, close, fail, grad_hint, passed, refuse_library, shape_text
+from gaplib.checks._core import (
+    call_tensor,
+    call_untouched,
+    close,
+    fail,
+    grad_hint,
+    passed,
+    refuse_library,
+    seeded_randn,
+    shape_text,
+)
 from gaplib.pooling import graph_readout
 
 
@@ -22,10 +32,7 @@ def reference(nodes: torch.Tensor, graph_index: torch.Tensor, num_graphs: int, r
 
 
 def inputs() -> list[tuple[str, torch.Tensor, torch.Tensor, int]]:
-    generator = torch.Generator().manual_seed(5)
-
-    def randn(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator, dtype=dtype)
+    randn = seeded_randn(5)
 
     return [
         ("7 nodes with D=3 in 3 graphs, graph_index [2, 0, 1, 0, 2, 2, 1]", randn(7, 3),

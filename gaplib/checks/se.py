@@ -18,6 +18,7 @@ from gaplib.checks._core import (
     not_finite,
     passed,
     refuse_library,
+    seeded_randn,
     shape_text,
 )
 
@@ -71,10 +72,7 @@ MISTAKES: list[tuple[Callable, str]] = [
 
 
 def inputs() -> list[tuple[str, tuple[torch.Tensor, ...]]]:
-    generator = torch.Generator().manual_seed(4)
-
-    def randn(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator, dtype=dtype)
+    randn = seeded_randn(4)
 
     return [
         ("x (2, 6, 4, 5), w1 (3, 6), w2 (6, 3) (N=2, C=6, H=4, W=5, r=2)",

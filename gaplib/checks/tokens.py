@@ -20,6 +20,7 @@ from gaplib.checks._core import (
     not_finite,
     passed,
     refuse_library,
+    seeded_randn,
     shape_text,
 )
 from gaplib.tokens import token_class_maps
@@ -30,10 +31,7 @@ def reference(tokens: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def inputs() -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-    generator = torch.Generator().manual_seed(11)
-
-    def randn(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator, dtype=dtype)
+    randn = seeded_randn(11)
 
     return [
         ("tokens (2, 6, 4) and weight (3, 4) (N=2, T=6, D=4, K=3)", randn(2, 6, 4), randn(3, 4)),
