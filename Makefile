@@ -7,15 +7,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
 # pytest-xdist workers for the suite.
 JOBS ?= 2
-# Sphinx processes executing notebooks for the book. One by default: with two (Sphinx's forked parallel readers,
-# _ext/parallel_read.py), a notebook's execution once hung for good on this 2-core machine, its kernel idle and
-# its client still waiting, until the 600 s cell timeout. `make book BOOK_JOBS=2` is faster when it works.
-BOOK_JOBS ?= 1
+# Notebooks the book executes at once (tools/execute_notebooks.py), and Sphinx processes that then render it.
+BOOK_JOBS ?= 2
 SPHINX_FLAGS := -W -n --keep-going -q
 # The PyTorch release the lock pins. PyPI has it for Linux (CUDA build), macOS arm64 and Windows (CPU builds);
 # machines with a pip constraint on torch (like the course's own CI machine) need exactly this one.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 LOCK_PLATFORMS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu aarch64-apple-darwin x86_64-pc-windows-msvc
+# uv installs the venv and resolves the lock. It is bootstrapped with pip into _build/uv, at this version.
+UV_VERSION := 0.13.9
 UV ?= $(shell command -v uv 2>/dev/null || echo _build/uv/bin/uv)
 
 .PHONY: help book student-book test regression bench lint venv lock lock-check linkcheck clean
@@ -23,8 +23,8 @@ UV ?= $(shell command -v uv 2>/dev/null || echo _build/uv/bin/uv)
 help:
 	@echo "make book          execute the notebooks (only those that changed) and render _build/html"
 	@echo "make student-book  the student edition, without solutions, in _build/student/html"
-	@echo "make test          ruff, the book, unit tests, every notebook again in regression mode, the book in a browser"
-	@echo "make regression    nbval's regression mode on the book's executed notebooks (part of make test)"
+	@echo "make test          ruff, the book (every notebook executed once), unit tests, the book in a browser"
+	@echo "make regression    nbval's regression mode: every notebook again, compared with the book (after make book)"
 	@echo "make bench         each notebook alone at one thread, slowest first, against its budget"
 	@echo "make lock          re-resolve requirements.lock for Linux, macOS and Windows (uses uv)"
 	@echo "make lock-check    prove the lock installs on each platform in LOCK_PLATFORMS (dry run, uv)"
@@ -38,20 +38,25 @@ export MKL_NUM_THREADS := 1
 unexport MPLBACKEND
 
 # The stamp is older than the lock when the lock changed: rebuild the venv from scratch, so that nothing
-# installed by hand or left over from an older lock survives. pip reads the lock's environment markers, so the
-# same file installs on Linux, macOS and Windows.
-$(STAMP): requirements.lock pyproject.toml
+# installed by hand or left over from an older lock survives. uv installs the lock (its environment markers make
+# the same file right on Linux, macOS and Windows) in about a minute where pip took three here, compiling the
+# bytecode as it goes (a kernel then imports torch in half the time, also where PYTHONDONTWRITEBYTECODE is set).
+# uv reads no pip configuration, so the package indexes pip is configured with (this machine's local copies of
+# torch) are passed on, and, as pip does, the best match across all of them is taken.
+PIP_EXTRA_INDEXES := $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null)
+UV_INSTALL := $(UV) pip install --quiet --python $(PY) --compile-bytecode \
+	$(if $(PIP_EXTRA_INDEXES),--index-strategy unsafe-best-match $(addprefix --extra-index-url ,$(PIP_EXTRA_INDEXES)))
+$(STAMP): requirements.lock pyproject.toml | $(UV)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --requirement requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
+	$(UV_INSTALL) --requirement requirements.lock
+	$(UV_INSTALL) --no-deps --no-build-isolation --editable .
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 # Jupyter Book 1.x cannot pass Sphinx's -j, so the book is built the way its docs describe for plain Sphinx:
-# `jupyter-book config sphinx` writes conf.py from _config.yml, and sphinx-build executes the notebooks (BOOK_JOBS).
-# The notebooks run through jupyter-cache (_build/.jupyter_cache): only the changed ones execute again.
+# `jupyter-book config sphinx` writes conf.py from _config.yml, and sphinx-build renders the pages.
 # On failure .ci/explain_build_failure.py names each failing notebook and cell in plain words.
 # GAPLIB_STATIC_WIDGETS=1: the explorers open no widget comms in the book, which removes their cells anyway
 # (an executor can hang on such a cell: gaplib/widgets.py).
@@ -64,14 +69,18 @@ define sphinx_build
 	rm -f conf.py
 endef
 
-# jupyter-cache knows a notebook's code, not the code it imports: a change to gaplib, the lock or the way this
-# Makefile runs the kernels empties the
-# cache, so that the book never shows numbers that the current gaplib would not reproduce.
-CACHE_KEY = $(shell { find gaplib -name '*.py' | sort | xargs cat; cat requirements.lock Makefile; } | sha256sum | cut -c1-16)
+# The notebooks run through jupyter-cache (_build/.jupyter_cache): tools/execute_notebooks.py first executes
+# those whose code the cache lacks, BOOK_JOBS at a time, longest first, measuring each kernel's CPU time
+# (_build/notebook_times.json); Sphinx then finds every notebook in the cache and only renders.
+# jupyter-cache knows a notebook's code, not the code it imports: a change to gaplib, the lock or the way the
+# kernels are run (this Makefile, the executor) empties the cache, so that the book never shows numbers that the
+# current gaplib would not reproduce.
+CACHE_KEY = $(shell { find gaplib -name '*.py' | sort | xargs cat; cat requirements.lock Makefile tools/execute_notebooks.py; } | sha256sum | cut -c1-16)
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees
 	@if [ "$$(cat _build/.jupyter_cache.key 2>/dev/null)" != "$(CACHE_KEY)" ]; then \
 		rm -rf _build/.jupyter_cache; mkdir -p _build; echo "$(CACHE_KEY)" > _build/.jupyter_cache.key; fi
+	$(PY) tools/execute_notebooks.py --jobs $(BOOK_JOBS)
 	$(call sphinx_build,,_build)
 	@echo "book: _build/html/index.html"
 
@@ -86,20 +95,20 @@ student-book: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# The book and its student edition first (the browser test reads _build/html, tests/test_student_edition.py
-# _build/student/html; the student edition reuses the execution cache), then one pytest run on two workers: the
-# unit tests, and every chapter and exercise in nbval's regression mode, run again in a fresh kernel and compared,
-# output by output and glued number by glued number, with the copy the book rendered (a raising cell fails too).
-REGRESSION = $(PY) .ci/export_executed.py && \
-	$(PY) -m pytest $(1) _build/executed --nbval --nbval-sanitize-with .ci/nbval-sanitize.cfg -n $(JOBS) -q
-
+# The book and its student edition first (tools/execute_notebooks.py executes every notebook once, two at a
+# time, and the student edition reuses that execution), then the suite on two workers: the unit tests, the book
+# in a browser (_build/html) and the student edition (_build/student/html), each notebook's measured CPU time
+# against its budget, and one chapter run again in nbval's regression mode at two threads, which must show
+# every output and glued number the book shows (tests/test_threads.py).
 test: lint book student-book
-	$(call REGRESSION,tests)
+	$(PY) -m pytest tests -n $(JOBS) -q
 
-# nbval's regression mode alone (after make book): the book's executed notebooks, outputs included, are
-# written to _build/executed and run again; .ci/nbval-sanitize.cfg lists the outputs allowed to differ.
+# nbval's regression mode on every notebook (after make book; CI runs it as a job of its own): the book's
+# executed notebooks, outputs included, are written to _build/executed and run again in fresh kernels, each
+# output compared with the one the book shows; .ci/nbval-sanitize.cfg lists the outputs allowed to differ.
 regression: $(STAMP)
-	$(call REGRESSION,)
+	$(PY) .ci/export_executed.py
+	$(PY) -m pytest _build/executed --nbval --nbval-sanitize-with .ci/nbval-sanitize.cfg -n $(JOBS) -q
 
 # Timings are a report, not a test: each notebook alone, one after another, at one thread.
 bench: $(STAMP)
@@ -107,7 +116,7 @@ bench: $(STAMP)
 
 $(UV):
 	$(PYTHON) -m venv _build/uv
-	_build/uv/bin/pip install --quiet uv
+	_build/uv/bin/pip install --quiet uv==$(UV_VERSION)
 
 # A universal lock: one file with environment markers, resolved for every platform at once from PyPI (the CUDA
 # wheels torch needs on Linux carry Linux markers). Afterwards run `make lock-check`.

@@ -37,6 +37,12 @@ SHARED_CPU_ALLOWANCE = 1.25
 _budget_s = NOTEBOOK_BUDGET_S
 
 
+@pytest.fixture(scope="session")
+def notebook_budget() -> tuple[float, float]:
+    """(CPU seconds a notebook may use alone at one thread, the factor allowed when two kernels share the cores)."""
+    return NOTEBOOK_BUDGET_S, SHARED_CPU_ALLOWANCE
+
+
 def pytest_configure(config):
     global _budget_s
     workers = getattr(config.option, "numprocesses", None)

@@ -7,7 +7,8 @@ cached, executed copy. _build/jupyter_execute is not the same thing: myst-nb str
 its current code, and writes it to _build/executed/<same path>. `pytest --nbval` on those files then runs
 every notebook again and compares each output, glued numbers included, with what the book shows.
 
-    python .ci/export_executed.py            # after make book
+    python .ci/export_executed.py                     # after make book: every chapter and exercise
+    python .ci/export_executed.py chapters/04_*.ipynb   # or only these
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ def book_notebooks() -> list[Path]:
     return sorted([*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("exercises/*.ipynb")])
 
 
-def main() -> int:
+def main(paths: list[Path]) -> int:
     if not CACHE.exists():
         print(f"export_executed: no cache at {CACHE.relative_to(ROOT)}: run make book first")
         return 1
     cache = get_cache(CACHE)
     missing = []
-    for path in book_notebooks():
+    for path in paths:
         nb = nbformat.read(path, as_version=4)
         try:
             _, executed = cache.merge_match_into_notebook(nb)
@@ -47,9 +48,9 @@ def main() -> int:
         print("export_executed: the book has not executed these notebooks as they are now (run make book): "
               + ", ".join(missing))
         return 1
-    print(f"export_executed: {len(book_notebooks())} executed notebooks in {OUT.relative_to(ROOT)}")
+    print(f"export_executed: {len(paths)} executed notebooks in {OUT.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main([Path(arg).resolve() for arg in sys.argv[1:]] or book_notebooks()))

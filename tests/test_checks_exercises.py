@@ -1,5 +1,6 @@
 """The checkers of the exercises appendix: correct answers pass, typical mistakes get a hint naming the problem."""
 
+import itertools
 import math
 import time
 
@@ -118,13 +119,18 @@ def test_noise_variance_accepts_simulations(fn):
     checks.check_pooled_noise_variance(fn)
 
 
+_NEW_SEED_AT_EACH_CALL = itertools.count(1)
+
+
 @pytest.mark.parametrize("fn, fragments", [
     (noise_variant(lambda v, side, sigma: math.sqrt(v)), ["side=4", "standard deviation"]),
     (noise_variant(lambda v, side, sigma: v * side**2), ["H*W times too large", "did you pool"]),
     (noise_variant(lambda v, side, sigma: v * side**4), ["that is a sum, not a mean"]),
     (noise_variant(lambda v, side, sigma: 1.3 * v), ["times the law", "beyond the sampling tolerance"]),
     (lambda side, sigma, n_maps, seed: sigma**2 / side**2, ["seeds 0 and 7 gave the same", "simulate"]),
-    (lambda side, sigma, n_maps, seed: noise_torch(side, sigma, n_maps, int(torch.randint(100, (1,)))),
+    # ignores its seed and takes a new one at every call (a counter, not a random draw: two random draws can
+    # agree, and then this wrong answer would pass by chance)
+    (lambda side, sigma, n_maps, seed: noise_torch(side, sigma, n_maps, next(_NEW_SEED_AT_EACH_CALL)),
      ["two calls with seed=0 gave"]),
     (lambda *args: "0.06", ["expected the variance to be a number, got str"]),
     (lambda *args: float("nan"), ["the variance is nan"]),

@@ -98,7 +98,9 @@ def fake_colab(tmp_path):
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", "-B", branch], check=True)
     # the release the setup cell asks for: its tag, as the instructors' release step creates it
-    subprocess.run(["git", "-C", str(clone), "tag", f"v{sync_notebooks.version()}"], check=True)
+    # (-f: a clone of a repository that has the tag already carries it)
+    subprocess.run(["git", "-C", str(clone), "tag", "-f", f"v{sync_notebooks.version()}"], check=True,
+                   capture_output=True)
 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "colab")], check=True)
     python = tmp_path / "colab" / "bin" / "python"

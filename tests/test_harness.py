@@ -1,5 +1,6 @@
 """The harness itself: failures are caught and explained, nbval runs as instructors run it, budgets are measured."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,6 +56,40 @@ def test_book_build_fails_on_a_raising_cell_and_says_where_in_plain_words(failin
     assert "report this" not in log.lower(), "Sphinx's internal-error message instead of the notebook's own"
     explained = "\n".join(_explain(log, failing_book.resolve()))
     assert "broken.ipynb in cell 2 (code cell 2) raised AssertionError: the claim is false" in explained, explained
+
+
+def _execute_into(cache, *notebooks):
+    """tools/execute_notebooks.py, as `make book` runs it, on these notebooks and this cache."""
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "execute_notebooks.py"), "--cache", str(cache),
+                           *map(str, notebooks)], capture_output=True, text=True, timeout=600)
+
+
+def test_the_book_executor_fails_on_a_raising_cell_and_says_where_in_plain_words(failing_book):
+    result = _execute_into(failing_book / "cache", failing_book / "broken.ipynb")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"The notebook {failing_book / 'broken.ipynb'} failed in cell 2 (CellExecutionError)" in result.stderr
+    assert "the claim is false" in result.stderr
+    # nothing is cached for it, and its cost is still reported
+    assert "0 of 1 notebooks already in the cache" in _execute_into(failing_book / "cache",
+                                                                     failing_book / "broken.ipynb").stdout
+
+
+def test_the_book_executor_caches_each_notebook_and_runs_it_only_when_its_code_changes(tmp_path):
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("sum(i * i for i in range(2_000_000))")]
+    nbformat.write(nb, tmp_path / "busy.ipynb")
+    first = _execute_into(tmp_path / "cache", tmp_path / "busy.ipynb")
+    assert first.returncode == 0 and "0 of 1 notebooks already in the cache, 1 to execute" in first.stdout, (
+        first.stdout + first.stderr)
+    times = json.loads((tmp_path / "notebook_times.json").read_text())[str(tmp_path / "busy.ipynb")]
+    assert times["cpu_s"] > 0.05 and times["wall_s"] >= times["cpu_s"] * 0.5, times  # the kernel's CPU, measured
+    again = _execute_into(tmp_path / "cache", tmp_path / "busy.ipynb")
+    assert "1 of 1 notebooks already in the cache, 0 to execute" in again.stdout, again.stdout
+    nb.cells.append(nbformat.v4.new_code_cell("print('changed')"))
+    nbformat.write(nb, tmp_path / "busy.ipynb")
+    changed = _execute_into(tmp_path / "cache", tmp_path / "busy.ipynb")
+    assert "0 of 1 notebooks already in the cache, 1 to execute" in changed.stdout, changed.stdout
 
 
 def test_a_timed_out_cell_is_explained_in_plain_words(tmp_path):

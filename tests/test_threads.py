@@ -1,48 +1,35 @@
-"""Same numbers everywhere: a training notebook glues the same values at one and at two torch threads.
+"""Same numbers everywhere: the numbers the book shows come back in a fresh run, at another thread count.
 
 A reduction split over a different number of threads adds floats in a different order, and a few epochs of
 training grow those last bits into a different accuracy. The book is built at one thread (Makefile), a reader's
-laptop may have eight, and every notebook pins torch to one thread through ``gaplib.seed_everything``. This test
-runs a training notebook in two fresh kernels, started with ``OMP_NUM_THREADS=1`` and ``OMP_NUM_THREADS=2``
-(torch reads it at import), and requires every glued value to be identical.
+laptop may have eight, and every notebook pins torch to one thread through ``gaplib.seed_everything``.
+
+The second test takes the training-dynamics chapter exactly as the book executed it (outputs and glued values,
+from the book's execution cache) and runs it again in nbval's regression mode, in a fresh kernel started with
+``OMP_NUM_THREADS=2``: every output the book shows, every glued number included, must come back identical
+(.ci/nbval-sanitize.cfg lists the few outputs allowed to differ, such as a progress bar's elapsed time). So one
+run checks three things: the book's numbers reproduce, they do not depend on the thread count, and nbval's
+regression mode passes on the book's own executed notebooks (`make regression` runs it on all of them).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # The training-dynamics chapter trains several heads over several seeds and glues their accuracies. (Before the
 # thread pinning, 23 of the CAM chapter's 36 glued values changed between one and two threads; chapter 4 is the
-# cheaper of the two to run twice.)
+# cheaper of the two to run again.)
 NOTEBOOK = ROOT / "chapters" / "04_training_dynamics.ipynb"
 
-# Run in a child process so that each kernel inherits exactly the environment we give it.
-_RUNNER = r"""
-import json, sys
-import nbformat
-from nbclient import NotebookClient
-from jupyter_client.manager import KernelManager
-from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
-
-path = sys.argv[1]
-nb = nbformat.read(path, as_version=4)
-km = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
-NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": sys.argv[2]}}).execute()
-glued = {}
-for cell in nb.cells:
-    for output in cell.get("outputs", []):
-        name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-        if name:
-            glued[name] = {key: value for key, value in output["data"].items() if "text/plain" in key}
-print("GLUED " + json.dumps(glued, sort_keys=True))
-"""
+CACHE = ROOT / "_build" / ".jupyter_cache"
+EXECUTED = ROOT / "_build" / "executed" / NOTEBOOK.relative_to(ROOT)
 
 
 def _environment(threads: int) -> dict[str, str]:
@@ -59,21 +46,29 @@ def test_torch_reads_the_thread_count_from_the_environment():
     assert counts == ["1", "2"]
 
 
+@pytest.fixture(scope="module")
+def executed_by_the_book() -> Path:
+    """The chapter as the book executed it, written out of the book's cache (.ci/export_executed.py)."""
+    if not CACHE.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no execution cache at {CACHE.relative_to(ROOT)}: make test builds the book first")
+        pytest.skip(f"the book is not built ({CACHE.relative_to(ROOT)} is missing): run make book first")
+    result = subprocess.run([sys.executable, str(ROOT / ".ci" / "export_executed.py"), str(NOTEBOOK)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return EXECUTED
+
+
 @pytest.mark.skipif(not NOTEBOOK.exists(), reason=f"{NOTEBOOK.name} is not in this checkout")
-def test_a_training_notebook_glues_the_same_values_at_one_and_two_threads():
-    # Both kernels at once: on two cores this costs the wall time of one run.
-    runs = {threads: subprocess.Popen([sys.executable, "-c", _RUNNER, str(NOTEBOOK), str(NOTEBOOK.parent)],
-                                      env=_environment(threads), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True)
-            for threads in (1, 2)}
-    glued = {}
-    for threads, process in runs.items():
-        stdout, stderr = process.communicate(timeout=1200)
-        assert process.returncode == 0, f"{NOTEBOOK.name} failed at {threads} thread(s):\n{stderr[-3000:]}"
-        line = next(line for line in stdout.splitlines() if line.startswith("GLUED "))
-        glued[threads] = json.loads(line.removeprefix("GLUED "))
-    assert len(glued[1]) >= 5, f"{NOTEBOOK.name} glues too few values to compare: {sorted(glued[1])}"
-    assert glued[1].keys() == glued[2].keys()
-    differ = {name: (glued[1][name], glued[2][name]) for name in glued[1] if glued[1][name] != glued[2][name]}
-    assert not differ, (f"{NOTEBOOK.name}: {len(differ)} of {len(glued[1])} glued values change between one and "
-                        f"two threads (one thread, two threads): {differ}")
+def test_the_book_numbers_come_back_at_two_threads(executed_by_the_book):
+    glued = [output for cell in nbformat.read(executed_by_the_book, as_version=4).cells
+             for output in cell.get("outputs", []) if output.get("metadata", {}).get("scrapbook")]
+    assert len(glued) >= 5, f"{NOTEBOOK.name} glues too few values to compare ({len(glued)})"
+    # The budget is checked on the book's own run (tests/test_budgets.py), at one thread.
+    env = dict(_environment(2), GAP_BUDGET_REPORT_ONLY="1")
+    command = [sys.executable, "-m", "pytest", str(executed_by_the_book), "--nbval", "-n", "0", "-q",
+               "--nbval-sanitize-with", str(ROOT / ".ci" / "nbval-sanitize.cfg")]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, (
+        f"{NOTEBOOK.name} run again at two threads does not reproduce what the book shows "
+        f"({len(glued)} glued values compared):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
