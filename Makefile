@@ -36,21 +36,26 @@ help:
 export OMP_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 unexport MPLBACKEND
+# Bytecode is written on first import (some machines set PYTHONDONTWRITEBYTECODE, the course CI machine too): else
+# every kernel would compile torch again, twice the import time of each of the 22 notebooks.
+unexport PYTHONDONTWRITEBYTECODE
 
 # The stamp is older than the lock when the lock changed: rebuild the venv from scratch, so that nothing
 # installed by hand or left over from an older lock survives. uv installs the lock (its environment markers make
-# the same file right on Linux, macOS and Windows) in about a minute where pip took three here, compiling the
-# bytecode as it goes (a kernel then imports torch in half the time, also where PYTHONDONTWRITEBYTECODE is set).
-# uv reads no pip configuration, so the package indexes pip is configured with (this machine's local copies of
-# torch) are passed on, and, as pip does, the best match across all of them is taken.
+# the same file right on Linux, macOS and Windows) in under half a minute where pip took three here. uv reads no
+# pip configuration, so the package indexes pip is configured with (this machine's local copies of torch) are
+# passed on, and, as pip does, the best match across all of them is taken. Then one import of what the
+# notebooks import writes its bytecode (pip compiled all of site-packages; this compiles what is used), so that
+# no kernel pays for compiling torch inside its CPU budget.
 PIP_EXTRA_INDEXES := $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null)
-UV_INSTALL := $(UV) pip install --quiet --python $(PY) --compile-bytecode \
+UV_INSTALL := $(UV) pip install --quiet --python $(PY) \
 	$(if $(PIP_EXTRA_INDEXES),--index-strategy unsafe-best-match $(addprefix --extra-index-url ,$(PIP_EXTRA_INDEXES)))
 $(STAMP): requirements.lock pyproject.toml | $(UV)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(UV_INSTALL) --requirement requirements.lock
 	$(UV_INSTALL) --no-deps --no-build-isolation --editable .
+	$(PY) -c "import gaplib, sklearn.datasets, scipy.ndimage, ipykernel.kernelapp, nbclient, jupyter_cache"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -99,9 +104,10 @@ lint: $(STAMP)
 # time, and the student edition reuses that execution), then the suite on two workers: the unit tests, the book
 # in a browser (_build/html) and the student edition (_build/student/html), each notebook's measured CPU time
 # against its budget, and one chapter run again in nbval's regression mode at two threads, which must show
-# every output and glued number the book shows (tests/test_threads.py).
+# every output and glued number the book shows (tests/test_threads.py). The unit tests need no --dist loadfile
+# (that keeps a notebook's cells together): each worker takes the next test, which balances them better.
 test: lint book student-book
-	$(PY) -m pytest tests -n $(JOBS) -q
+	$(PY) -m pytest tests -n $(JOBS) --dist worksteal -q
 
 # nbval's regression mode on every notebook (after make book; CI runs it as a job of its own): the book's
 # executed notebooks, outputs included, are written to _build/executed and run again in fresh kernels, each
