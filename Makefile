@@ -14,7 +14,7 @@ SPHINX_FLAGS := -W -n --keep-going -q
 # machines with a pip constraint on torch (like the course's own CI machine) need exactly this one.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 LOCK_PLATFORMS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu aarch64-apple-darwin x86_64-pc-windows-msvc
-# uv installs the venv and resolves the lock. It is bootstrapped with pip into _build/uv, at this version.
+# uv makes the venv, installs the lock and resolves it. pip installs it into _build/uv, at this version.
 UV_VERSION := 0.13.9
 UV ?= $(shell command -v uv 2>/dev/null || echo _build/uv/bin/uv)
 
@@ -42,20 +42,22 @@ unexport PYTHONDONTWRITEBYTECODE
 
 # The stamp is older than the lock when the lock changed: rebuild the venv from scratch, so that nothing
 # installed by hand or left over from an older lock survives. uv installs the lock (its environment markers make
-# the same file right on Linux, macOS and Windows) in under half a minute where pip took three here. uv reads no
+# the same file right on Linux, macOS and Windows) in about half a minute where pip took three here. uv reads no
 # pip configuration, so the package indexes pip is configured with (this machine's local copies of torch) are
-# passed on, and, as pip does, the best match across all of them is taken. Then one import of what the
-# notebooks import writes its bytecode (pip compiled all of site-packages; this compiles what is used), so that
-# no kernel pays for compiling torch inside its CPU budget.
+# passed on, and, as pip does, the best match across all of them is taken. Then importing what the notebooks
+# import (two processes at once) writes its bytecode: pip compiled all of site-packages, this compiles what is
+# used, and no kernel pays for compiling torch inside its CPU budget.
 PIP_EXTRA_INDEXES := $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null)
 UV_INSTALL := $(UV) pip install --quiet --python $(PY) \
 	$(if $(PIP_EXTRA_INDEXES),--index-strategy unsafe-best-match $(addprefix --extra-index-url ,$(PIP_EXTRA_INDEXES)))
 $(STAMP): requirements.lock pyproject.toml | $(UV)
 	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(VENV)
 	$(UV_INSTALL) --requirement requirements.lock
 	$(UV_INSTALL) --no-deps --no-build-isolation --editable .
-	$(PY) -c "import gaplib, sklearn.datasets, scipy.ndimage, ipykernel.kernelapp, nbclient, jupyter_cache"
+	$(PY) -c "import torch" & torch=$$!; $(PY) -c "import matplotlib.pyplot, scipy.ndimage, sklearn.linear_model, \
+		ipykernel.kernelapp, nbclient, jupyter_cache, tqdm.auto, ipywidgets" && wait $$torch
+	$(PY) -c "import gaplib"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -121,8 +123,7 @@ bench: $(STAMP)
 	GAP_BUDGET_REPORT_ONLY=1 $(PY) -m pytest chapters exercises --nbval-lax -n 0 -q
 
 $(UV):
-	$(PYTHON) -m venv _build/uv
-	_build/uv/bin/pip install --quiet uv==$(UV_VERSION)
+	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --target _build/uv uv==$(UV_VERSION)
 
 # A universal lock: one file with environment markers, resolved for every platform at once from PyPI (the CUDA
 # wheels torch needs on Linux carry Linux markers). Afterwards run `make lock-check`.

@@ -85,8 +85,13 @@ def test_the_version_is_written_once():
     assert "@main" not in source and "@v{version}" not in source
 
 
-def _site_packages_snapshot() -> dict[str, float]:
-    return {p.name: p.stat().st_mtime for p in SITE_PACKAGES.iterdir()}
+def _site_packages_snapshot() -> dict[str, float | None]:
+    """Every entry of the project's site-packages, with the time each distribution was installed.
+
+    A package folder's own time changes whenever Python writes bytecode into it (another test importing it for
+    the first time), so only the dist-info folders, which an install or uninstall replaces, carry a time."""
+    return {p.name: (p / "RECORD").stat().st_mtime if p.name.endswith(".dist-info") and (p / "RECORD").exists()
+            else None for p in SITE_PACKAGES.iterdir()}
 
 
 @pytest.fixture

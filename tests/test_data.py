@@ -95,3 +95,17 @@ def test_correlated_noise_is_correlated_between_neighbours():
 def test_seed_must_be_an_int():
     with pytest.raises(TypeError, match="seed to be an int"):
         noisy_maps(2, 4, 4, seed=1.5)
+
+
+def test_digits_read_from_scikit_learns_file_equal_load_digits(monkeypatch):
+    """gaplib reads the digits file scikit-learn ships rather than importing scikit-learn: same arrays."""
+    from gaplib import data
+
+    assert data._sklearn_digits_file() is not None, "scikit-learn's digits file was not found: the fallback runs"
+    read_directly = data._sklearn_digits.__wrapped__()
+    monkeypatch.setattr(data, "_sklearn_digits_file", lambda: None)  # the fallback: load_digits() itself
+    through_load_digits = data._sklearn_digits.__wrapped__()
+    for direct, loaded in zip(read_directly, through_load_digits, strict=True):
+        assert direct.dtype == loaded.dtype and direct.shape == loaded.shape
+        assert np.array_equal(direct, loaded)
+    assert read_directly[0].shape == (1797, 8, 8)
