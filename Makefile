@@ -107,9 +107,10 @@ lint: $(STAMP)
 # in a browser (_build/html) and the student edition (_build/student/html), each notebook's measured CPU time
 # against its budget, and one chapter run again in nbval's regression mode at two threads, which must show
 # every output and glued number the book shows (tests/test_threads.py). The unit tests need no --dist loadfile
-# (that keeps a notebook's cells together): each worker takes the next test, which balances them better.
+# (that keeps a notebook's cells together): each worker takes the next test, the long ones first (conftest.py),
+# and the tests that share one costly fixture stay together (xdist_group).
 test: lint book student-book
-	$(PY) -m pytest tests -n $(JOBS) --dist worksteal -q
+	$(PY) -m pytest tests -n $(JOBS) --dist loadgroup -q
 
 # nbval's regression mode on every notebook (after make book; CI runs it as a job of its own): the book's
 # executed notebooks, outputs included, are written to _build/executed and run again in fresh kernels, each

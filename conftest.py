@@ -70,12 +70,21 @@ def _is_cell(item) -> bool:
     return IPyNbCell is not None and isinstance(item, IPyNbCell)
 
 
+def _expected_seconds(item) -> float:
+    """The seconds a test marked ``@pytest.mark.long(seconds)`` is expected to take; 0 for the others."""
+    marker = item.get_closest_marker("long")
+    return float(marker.args[0]) if marker and marker.args else 0.0
+
+
 def _notebook(nodeid: str) -> str | None:
     path = nodeid.split("::")[0]
     return path if path.endswith(".ipynb") else None
 
 
 def pytest_collection_modifyitems(items):
+    # Tests marked long first, longest first (a stable sort: notebook cells keep their order), so that under
+    # -n 2 no worker is left running one of them alone at the end.
+    items.sort(key=lambda item: -_expected_seconds(item))
     for item in items:
         if _is_cell(item):
             item.output_timeout = OUTPUT_TIMEOUT_S

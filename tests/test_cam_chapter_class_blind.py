@@ -57,6 +57,10 @@ def _error(cell):
     return errors[0] if errors else None
 
 
+# The chapter runs once, with the stand-in, for all of these: on one worker (--dist loadgroup), and early.
+pytestmark = [pytest.mark.long(20), pytest.mark.xdist_group("cam_chapter_class_blind")]
+
+
 @pytest.fixture(scope="module")
 def blind_run():
     nb = nbformat.read(CHAPTER, as_version=4)

@@ -121,6 +121,7 @@ def fake_colab(tmp_path):
     return {"url": url, "clone": clone, "python": python, "site": own_site, "tmp": tmp_path}
 
 
+@pytest.mark.long(15)
 @pytest.mark.parametrize("host", ["colab", "plain"])
 def test_setup_cell_installs_gaplib_where_it_is_missing_without_reinstalling_torch(fake_colab, host):
     url, clone, site = fake_colab["url"], fake_colab["clone"], fake_colab["site"]

@@ -47,6 +47,7 @@ def _explain(log: str, root: Path) -> list[str]:
     return explain(log, root)
 
 
+@pytest.mark.long(11)
 def test_book_build_fails_on_a_raising_cell_and_says_where_in_plain_words(failing_book):
     result = subprocess.run([str(BIN / "jupyter-book"), "build", ".", "--builder", "html", "-W", "-n",
                              "--keep-going"], cwd=failing_book, capture_output=True, text=True)
@@ -74,6 +75,7 @@ def test_the_book_executor_fails_on_a_raising_cell_and_says_where_in_plain_words
                                                                      failing_book / "broken.ipynb").stdout
 
 
+@pytest.mark.long(12)
 def test_the_book_executor_caches_each_notebook_and_runs_it_only_when_its_code_changes(tmp_path):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
@@ -121,6 +123,7 @@ def _chain_notebook(path, cells=6):
     nbformat.write(nb, path)
 
 
+@pytest.mark.long(20)
 def test_plain_nbval_lax_from_the_root_collects_every_book_notebook():
     result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--collect-only", "-q"], cwd=ROOT,
                             capture_output=True, text=True)
@@ -131,6 +134,7 @@ def test_plain_nbval_lax_from_the_root_collects_every_book_notebook():
     assert expected and collected == expected, sorted(collected ^ expected)
 
 
+@pytest.mark.long(20)
 def test_n_workers_alone_keep_each_notebook_on_one_worker(tmp_path):
     for name in ("a", "b", "c"):
         _chain_notebook(tmp_path / f"{name}.ipynb")

@@ -59,6 +59,7 @@ def executed_by_the_book() -> Path:
     return EXECUTED
 
 
+@pytest.mark.long(40)
 @pytest.mark.skipif(not NOTEBOOK.exists(), reason=f"{NOTEBOOK.name} is not in this checkout")
 def test_the_book_numbers_come_back_at_two_threads(executed_by_the_book):
     glued = [output for cell in nbformat.read(executed_by_the_book, as_version=4).cells
