@@ -30,10 +30,12 @@ if os.environ.get("MPLBACKEND", "").lower() == "agg":
     del os.environ["MPLBACKEND"]
 
 NOTEBOOK_BUDGET_S = float(os.environ.get("GAP_NOTEBOOK_BUDGET_S", "40"))
-# Two kernels at once share the 2 cores' caches and memory bandwidth, which inflates each one's CPU time: in
-# `make test` (-n 2) chapter 5 used 24.8 s against 20.9 s alone (x1.19). Under -n 2 or more the check allows
-# that much and a little more, so that it measures the notebook, not its neighbour; `make bench` runs alone.
-SHARED_CPU_ALLOWANCE = 1.25
+# Two kernels at once share the 2 cores' caches and memory bandwidth, which inflates each one's CPU time. On
+# 2026-11-27, two at a time (make book) against alone, same machine, same hour: chapter 10 (attention) 43.2 s
+# against 30.1 s (x1.44), chapter 2 x1.21, chapter 11 x1.16, chapters 5, 6 and 7 x1.06-1.10. Where notebooks
+# share the cores, the check allows x1.5, so that it measures the notebook, not its neighbour, and a busy
+# machine does not fail the build; `make bench` measures each notebook alone against the plain budget.
+SHARED_CPU_ALLOWANCE = 1.5
 _budget_s = NOTEBOOK_BUDGET_S
 
 
