@@ -20,12 +20,10 @@ import nbformat
 from jupyter_cache import get_cache
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "_build" / ".jupyter_cache"
+sys.path.insert(0, str(ROOT))
+from tools.execute_notebooks import CACHE, book_notebooks  # noqa: E402  (the notebooks and cache make book uses)
+
 OUT = ROOT / "_build" / "executed"
-
-
-def book_notebooks() -> list[Path]:
-    return sorted([*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("exercises/*.ipynb")])
 
 
 def main(paths: list[Path]) -> int:

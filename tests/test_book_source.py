@@ -11,10 +11,12 @@ import nbformat
 import pytest
 import yaml
 
+from tools.execute_notebooks import book_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 # The code column shows about 80 characters at 1280 px; longer lines scroll out of sight.
 MAX_CODE_LINE = 80
-BOOK_NOTEBOOKS = sorted([*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("exercises/*.ipynb")])
+BOOK_NOTEBOOKS = book_notebooks()
 MAX_THUMBNAIL_BYTES = 100_000
 
 sys.path.insert(0, str(ROOT / "_ext"))

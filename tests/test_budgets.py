@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tools.execute_notebooks import CACHE, TIMES_NAME, book_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-TIMES = ROOT / "_build" / "notebook_times.json"
-BOOK_NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for pattern in ("chapters/*.ipynb", "exercises/*.ipynb")
-                        for p in ROOT.glob(pattern))
+TIMES = CACHE.parent / TIMES_NAME
+BOOK_NOTEBOOKS = [path.relative_to(ROOT).as_posix() for path in book_notebooks()]
 
 
 @pytest.fixture(scope="module")

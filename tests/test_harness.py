@@ -10,6 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools.execute_notebooks import book_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -129,8 +131,7 @@ def test_plain_nbval_lax_from_the_root_collects_every_book_notebook():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     collected = {line.split("::")[0] for line in result.stdout.splitlines() if ".ipynb::" in line}
-    expected = {p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("chapters/*.ipynb"),
-                                                         *ROOT.glob("exercises/*.ipynb")]}
+    expected = {p.relative_to(ROOT).as_posix() for p in book_notebooks()}
     assert expected and collected == expected, sorted(collected ^ expected)
 
 

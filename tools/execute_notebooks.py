@@ -27,13 +27,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "_build" / ".jupyter_cache"
 TIMES_NAME = "notebook_times.json"  # beside the cache folder: _build/notebook_times.json
 
-# The book's kernels run as the Makefile runs them, also when this script is started by hand: one torch/BLAS
-# thread (the same numbers everywhere) and explorers that open no widget comms (gaplib/widgets.py: an executor
-# can wait for ever on a cell that creates widgets, jupyter/nbclient#312). Kernels inherit this environment.
-for name, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GAPLIB_STATIC_WIDGETS": "1"}.items():
-    os.environ.setdefault(name, value)
-if os.environ.get("MPLBACKEND", "").lower() == "agg":  # Agg would draw every figure into nothing
-    del os.environ["MPLBACKEND"]
+
+
+def _set_kernel_environment() -> None:
+    """The book's kernels run as the Makefile runs them, also when this script is started by hand.
+
+    One torch/BLAS thread (the same numbers everywhere) and explorers that open no widget comms (gaplib/widgets.py:
+    an executor can wait for ever on a cell that creates widgets, jupyter/nbclient#312); Agg would draw every
+    figure into nothing. Kernels inherit this environment."""
+    for name, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GAPLIB_STATIC_WIDGETS": "1"}.items():
+        os.environ.setdefault(name, value)
+    if os.environ.get("MPLBACKEND", "").lower() == "agg":
+        del os.environ["MPLBACKEND"]
 
 
 def book_notebooks() -> list[Path]:
@@ -120,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    _set_kernel_environment()
 
     import nbformat
     from jupyter_cache import get_cache
