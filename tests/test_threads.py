@@ -22,13 +22,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools.execute_notebooks import CACHE
+
 ROOT = Path(__file__).resolve().parent.parent
 # The training-dynamics chapter trains several heads over several seeds and glues their accuracies. (Before the
 # thread pinning, 23 of the CAM chapter's 36 glued values changed between one and two threads; chapter 4 is the
 # cheaper of the two to run again.)
 NOTEBOOK = ROOT / "chapters" / "04_training_dynamics.ipynb"
 
-CACHE = ROOT / "_build" / ".jupyter_cache"
 EXECUTED = ROOT / "_build" / "executed" / NOTEBOOK.relative_to(ROOT)
 
 
