@@ -185,6 +185,11 @@ class Visit:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status}: {r.url}"))
+        # Requests still open, to say which one kept the network busy if the page never goes idle.
+        self.open_requests: set[str] = set()
+        self.page.on("request", lambda r: self.open_requests.add(r.url))
+        self.page.on("requestfinished", lambda r: self.open_requests.discard(r.url))
+        self.page.on("requestfailed", lambda r: self.open_requests.discard(r.url))
         self.server = server
 
     def _route(self, route) -> None:
@@ -425,7 +430,11 @@ def test_page_renders_offline(doc: str, browser, server: str) -> None:
         problems += _table_problems(page, "dark")
         _screenshot(page, f"{doc}-{DESKTOP['width']}-dark")
 
-        page.wait_for_load_state("networkidle")
+        try:
+            page.wait_for_load_state("networkidle")
+        except Exception as error:  # Playwright's TimeoutError: name what never finished
+            raise AssertionError(f"{doc}.html: the network never went idle; requests still open: "
+                                 f"{sorted(visit.open_requests) or 'none'}") from error
         problems += visit.errors
         problems += [f"request outside the book (fails offline): {url}" for url in visit.external]
         assert not problems, f"{doc}.html:\n  " + "\n  ".join(problems)
