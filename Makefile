@@ -18,13 +18,15 @@ LOCK_PLATFORMS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu aarch64-app
 UV_VERSION := 0.13.9
 UV ?= $(shell command -v uv 2>/dev/null || echo _build/uv/bin/uv)
 
-.PHONY: help book student-book test regression bench lint venv lock lock-check linkcheck clean
+.PHONY: help book student-book test regression bench sweeps audit lint venv lock lock-check linkcheck clean
 
 help:
 	@echo "make book          execute the notebooks (only those that changed) and render _build/html"
 	@echo "make student-book  the student edition, without solutions, in _build/student/html"
 	@echo "make test          ruff, the book (every notebook executed once), unit tests, the book in a browser"
 	@echo "make regression    nbval's regression mode: every notebook again, compared with the book (after make book)"
+	@echo "make sweeps        re-run the recorded sweeps whose code changed (SWEEPS=sweeps/chNN_x.py for one)"
+	@echo "make audit         every notebook under fresh seed draws and two CPU code paths (DRAWS=10)"
 	@echo "make bench         each notebook alone at one thread, slowest first, against its budget"
 	@echo "make lock          re-resolve requirements.lock for Linux, macOS and Windows (uses uv)"
 	@echo "make lock-check    prove the lock installs on each platform in LOCK_PLATFORMS (dry run, uv)"
@@ -122,6 +124,17 @@ regression: $(STAMP)
 # Timings are a report, not a test: each notebook alone, one after another, at one thread.
 bench: $(STAMP)
 	GAP_BUDGET_REPORT_ONLY=1 $(PY) -m pytest chapters exercises --nbval-lax -n 0 -q
+
+# The many-seed evidence behind the comparative claims (gaplib.evidence): each script in sweeps/ runs its seeds
+# JOBS at a time and writes gaplib/recorded/sweeps/<name>.json; commit what it writes.
+SWEEPS ?=
+sweeps: $(STAMP)
+	$(PY) tools/run_sweep.py --jobs $(JOBS) $(if $(SWEEPS),$(SWEEPS),--stale)
+
+# Every assert on fresh draws: DRAWS seed offsets x two CPU code paths; writes gaplib/recorded/audit.json.
+DRAWS ?= 10
+audit: $(STAMP)
+	GAPLIB_STATIC_WIDGETS=1 $(PY) tools/audit.py --draws $(DRAWS) --jobs $(JOBS) $(NOTEBOOKS)
 
 $(UV):
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --target _build/uv uv==$(UV_VERSION)
