@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 
 from gaplib._validate import require_tensor
 
-
 #: The environment variable that shifts every training seed, for the audit's fresh draws (``make audit``).
 SEED_OFFSET_VARIABLE = "GAPLIB_SEED_OFFSET"
 

@@ -31,7 +31,8 @@ def test_recorded_results_come_from_the_current_code(script: Path) -> None:
         f"{script.name} or the gaplib code it imports changed since its results were recorded: "
         f"run python tools/run_sweep.py sweeps/{script.name} (or make sweeps) and commit the new results")
     assert data["claims"] == run_sweep.claims_of(run_sweep.load_script(script)), (
-        f"{script.name}'s CLAIMS differ from the recorded ones: python tools/run_sweep.py --claims sweeps/{script.name}")
+        f"{script.name}'s CLAIMS differ from the recorded ones: "
+        f"python tools/run_sweep.py --claims sweeps/{script.name}")
 
 
 @pytest.mark.parametrize("name", evidence.names())

@@ -62,7 +62,7 @@ def _code_of(tree: ast.Module) -> str:
 
 
 def _gaplib_imports(tree: ast.Module) -> set[str]:
-    """The gaplib modules a file imports: ``gaplib.x`` for ``import gaplib.x``, ``from gaplib.x`` and ``from gaplib import x``."""
+    """The gaplib modules a file imports (``import gaplib.x``, ``from gaplib.x import``, ``from gaplib import x``)."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
