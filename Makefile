@@ -26,7 +26,7 @@ help:
 	@echo "make test          ruff, the book (every notebook executed once), unit tests, the book in a browser"
 	@echo "make regression    nbval's regression mode: every notebook again, compared with the book (after make book)"
 	@echo "make sweeps        re-run the recorded sweeps whose code changed (SWEEPS=sweeps/chNN_x.py for one)"
-	@echo "make audit         every notebook under fresh seed draws and two CPU code paths (DRAWS=10)"
+	@echo "make audit         every notebook under DRAWS=10 fresh seed draws, alternating two CPU code paths"
 	@echo "make bench         each notebook alone at one thread, slowest first, against its budget"
 	@echo "make lock          re-resolve requirements.lock for Linux, macOS and Windows (uses uv)"
 	@echo "make lock-check    prove the lock installs on each platform in LOCK_PLATFORMS (dry run, uv)"
@@ -131,7 +131,7 @@ SWEEPS ?=
 sweeps: $(STAMP)
 	$(PY) tools/run_sweep.py --jobs $(JOBS) $(if $(SWEEPS),$(SWEEPS),--stale)
 
-# Every assert on fresh draws: DRAWS seed offsets x two CPU code paths; writes gaplib/recorded/audit.json.
+# Every assert on fresh draws: DRAWS seed offsets alternating two CPU code paths; writes gaplib/recorded/audit/.
 DRAWS ?= 10
 audit: $(STAMP)
 	GAPLIB_STATIC_WIDGETS=1 $(PY) tools/audit.py --draws $(DRAWS) --jobs $(JOBS) $(NOTEBOOKS)

@@ -3,11 +3,13 @@
 Each run sets ``GAPLIB_SEED_OFFSET`` (gaplib.train.offset_seed: every training seed shifts by the same constant,
 so arms stay paired) and either leaves torch on this machine's own CPU kernels or forces the portable ones
 (``ATEN_CPU_CAPABILITY=default``), the two code paths a reader's machine may take. The notebook runs to the end
-whatever fails; each cell that asserts something is recorded as held or not. The summary goes to
-gaplib/recorded/audit.json, which the page "How sure is each claim?" reads. A claim that fails on any audited
+whatever fails; each cell that asserts something is recorded as held or not. The draws alternate between the
+code paths (offset 1 native, 2 default, 3 native, ...; ``--every-path`` runs each draw on both). One summary per
+notebook goes to gaplib/recorded/audit/<notebook>.json, which the page "How sure is each claim?" reads.
+A claim that fails on any audited
 draw is restated until it does not: the audit exits non-zero and names the run.
 
-    python tools/audit.py [--draws 10] [--first 1] [--paths native default] [--jobs 2] [notebook ...]
+    python tools/audit.py [--draws 10] [--first 1] [--every-path] [--jobs 2] [notebook ...]
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from execute_notebooks import ROOT, _kernel_cpu_s, _longest_first, _shown, book_notebooks, cell_timeout_s, read_times  # noqa: E402
+from execute_notebooks import (  # noqa: E402
+    ROOT,
+    _kernel_cpu_s,
+    _longest_first,
+    _shown,
+    book_notebooks,
+    cell_timeout_s,
+    read_times,
+)
 
-OUT = ROOT / "gaplib" / "recorded" / "audit.json"
+OUT = ROOT / "gaplib" / "recorded" / "audit"
 PATHS = {"native": None, "default": "default"}  # name: ATEN_CPU_CAPABILITY (None: the machine's best)
 CHECKING = ("assert ", ".verify(", ".check_live(")  # what makes a cell a check
 
@@ -65,6 +75,16 @@ def run_once(path: Path, offset: int, code_path: str, timeout_s: int) -> dict:
             "cpu_s": None if before is None or after is None else round(after - before, 1)}
 
 
+def code_sha256(path: Path) -> str:
+    """The notebook's code cells, as audited: a later edit makes its audit record stale."""
+    import hashlib
+
+    import nbformat
+
+    cells = [c.source for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+    return hashlib.sha256("\n\0".join(cells).encode()).hexdigest()
+
+
 def summarise(runs: list[dict], sources: dict[str, list[str]]) -> dict:
     notebooks: dict[str, dict] = {}
     for run in sorted(runs, key=lambda r: (r["notebook"], r["offset"], r["path"])):
@@ -89,11 +109,12 @@ def environment() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=10, help="fresh seed offsets per code path (default 10)")
+    parser.add_argument("--draws", type=int, default=10, help="fresh seed offsets (default 10)")
     parser.add_argument("--first", type=int, default=1, help="the first offset (default 1; 0 is the book's draw)")
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--every-path", action="store_true", help="run each draw on every code path")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=OUT, help="where the summary goes (default: the book's)")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the summaries (default: the book's)")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter and exercise")
     args = parser.parse_args(argv)
     for name, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GAPLIB_STATIC_WIDGETS": "1"}.items():
@@ -103,9 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = _longest_first([p.resolve() for p in args.notebooks] or book_notebooks(), read_times())
     sources = {_shown(p): [c.source.splitlines()[0] if c.source else "" for c in nbformat.read(p, 4).cells]
                for p in paths}
-    tasks = [(p, args.first + d, code_path) for d in range(args.draws) for p in paths for code_path in args.paths]
-    print(f"audit: {len(paths)} notebooks x {args.draws} draws x {len(args.paths)} code paths = {len(tasks)} runs, "
-          f"{args.jobs} at a time", flush=True)
+    draws = [(args.first + d, code_path) for d in range(args.draws) for i, code_path in enumerate(args.paths)
+             if args.every_path or i == d % len(args.paths)]
+    tasks = [(p, offset, code_path) for offset, code_path in draws for p in paths]
+    print(f"audit: {len(paths)} notebooks x {len(draws)} runs each ({args.draws} draws on {', '.join(args.paths)}) "
+          f"= {len(tasks)} runs, {args.jobs} at a time", flush=True)
     timeout_s, started, runs = cell_timeout_s(), time.time(), []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_once, *task, timeout_s) for task in tasks]
@@ -116,17 +139,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"cell {e['cell']}: {e['error'].splitlines()[0][:160]}" for e in run["errors"])
             print(f"  [{len(runs)}/{len(tasks)}] {run['notebook']} offset {run['offset']} {run['path']}: "
                   f"{run['cpu_s']} s CPU, {verdict}", flush=True)
-    summary = {"recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-               "environment": environment(), "offsets": [args.first + d for d in range(args.draws)],
-               "paths": args.paths, "wall_seconds": round(time.time() - started),
-               "notebooks": summarise(runs, sources)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out == OUT and OUT.exists():  # an audit of some notebooks keeps the others' records
-        kept = json.loads(OUT.read_text()).get("notebooks", {})
-        summary["notebooks"] = {**{k: v for k, v in kept.items() if (ROOT / k).exists()}, **summary["notebooks"]}
-    args.out.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    header = {"recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+              "environment": environment(), "draws": [{"offset": o, "path": p} for o, p in draws]}
+    args.out.mkdir(parents=True, exist_ok=True)
+    for notebook, summary in summarise(runs, sources).items():
+        out = args.out / f"{Path(notebook).parent.name}_{Path(notebook).stem}.json"
+        code = code_sha256(ROOT / notebook)
+        record = {"notebook": notebook, "code_sha256": code, **header, **summary}
+        out.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     failed = [r for r in runs if r["errors"]]
-    print(f"audit: {len(runs) - len(failed)} of {len(runs)} runs held every check, in {summary['wall_seconds']} s; "
+    print(f"audit: {len(runs) - len(failed)} of {len(runs)} runs held every check, in {time.time() - started:.0f} s; "
           f"written to {_shown(args.out)}")
     return 1 if failed else 0
 
