@@ -6,8 +6,7 @@ so arms stay paired) and either leaves torch on this machine's own CPU kernels o
 whatever fails; each cell that asserts something is recorded as held or not. The draws alternate between the
 code paths (offset 1 native, 2 default, 3 native, ...; ``--every-path`` runs each draw on both). One summary per
 notebook goes to gaplib/recorded/audit/<notebook>.json, which the page "How sure is each claim?" reads.
-A claim that fails on any audited
-draw is restated until it does not: the audit exits non-zero and names the run.
+A claim that fails on any audited draw is restated until it does not: the audit exits non-zero and names the run.
 
     python tools/audit.py [--draws 10] [--first 1] [--every-path] [--jobs 2] [notebook ...]
 """
