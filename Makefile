@@ -31,8 +31,8 @@ help:
 	@echo "make lock          re-resolve requirements.lock for Linux, macOS and Windows (uses uv)"
 	@echo "make lock-check    prove the lock installs on each platform in LOCK_PLATFORMS (dry run, uv)"
 
-# One torch/BLAS thread everywhere, in the book build as in the tests: the rendered book, nbval and a reader's
-# laptop then print the same numbers (gaplib.seed_everything pins torch to one thread as well), and the two
+# One torch/BLAS thread everywhere, in the book build as in the tests: the rendered book and nbval then print the
+# same numbers on the same machine type and software (gaplib.seed_everything pins one thread as well), and the two
 # notebooks that run at once never fight over the cores. MPLBACKEND stays unset: a kernel started with
 # MPLBACKEND=Agg draws every figure into nothing, and the book would have no figures (conftest.py drops it too).
 export OMP_NUM_THREADS := 1

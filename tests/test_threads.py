@@ -1,8 +1,9 @@
-"""Same numbers everywhere: the numbers the book shows come back in a fresh run, at another thread count.
+"""Same numbers on the same machine: the numbers the book shows come back in a fresh run, at another thread count.
 
 A reduction split over a different number of threads adds floats in a different order, and a few epochs of
 training grow those last bits into a different accuracy. The book is built at one thread (Makefile), a reader's
-laptop may have eight, and every notebook pins torch to one thread through ``gaplib.seed_everything``.
+laptop may have eight, and every notebook pins torch to one thread through ``gaplib.seed_everything``. (Another
+CPU or torch release gives other numbers; that the conclusions hold there is the audit's job, ``make audit``.)
 
 The second test takes the training-dynamics chapter exactly as the book executed it (outputs and glued values,
 from the book's execution cache) and runs it again in nbval's regression mode, in a fresh kernel started with

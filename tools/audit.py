@@ -35,7 +35,7 @@ from execute_notebooks import (  # noqa: E402
 
 OUT = ROOT / "gaplib" / "recorded" / "audit"
 PATHS = {"native": None, "default": "default"}  # name: ATEN_CPU_CAPABILITY (None: the machine's best)
-CHECKING = ("assert ", ".verify(", ".check_live(")  # what makes a cell a check
+CHECKING = ("assert ", ".verify(", ".check_live(", "checks.check")  # what makes a cell a check
 
 
 def is_check(source: str) -> bool:

@@ -32,9 +32,9 @@ TIMES_NAME = "notebook_times.json"  # beside the cache folder: _build/notebook_t
 def _set_kernel_environment() -> None:
     """The book's kernels run as the Makefile runs them, also when this script is started by hand.
 
-    One torch/BLAS thread (the same numbers everywhere) and explorers that open no widget comms (gaplib/widgets.py:
-    an executor can wait for ever on a cell that creates widgets, jupyter/nbclient#312); Agg would draw every
-    figure into nothing. Kernels inherit this environment."""
+    One torch/BLAS thread (the same numbers on the same machine and software) and explorers that open no widget
+    comms (gaplib/widgets.py: an executor can wait for ever on a cell that creates widgets, jupyter/nbclient#312);
+    Agg would draw every figure into nothing. Kernels inherit this environment."""
     for name, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GAPLIB_STATIC_WIDGETS": "1"}.items():
         os.environ.setdefault(name, value)
     if os.environ.get("MPLBACKEND", "").lower() == "agg":
