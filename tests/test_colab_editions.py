@@ -146,3 +146,35 @@ def test_equations_are_numbered_and_plain_code_blocks_left_alone(tmp_path):
     markdown = "$$\na = b\n$$ (eq-a)\n\nBy {eq}`eq-a`.\n\n```python\nprint('{cite}`x`')\n```"
     text = convert(tmp_path, markdown)
     assert "By (1)." in text and "\\tag{1}" in text and "print('{cite}`x`')" in text
+
+
+BUILD_MARK = "The numbers in this cell are those of the book's build"
+
+
+def unmarked_quotes(source: nbformat.NotebookNode, edition: nbformat.NotebookNode) -> list[str]:
+    """How an edition's cells that quote glued numbers fail to say that they are the book's build's numbers.
+
+    A reader's run (another CPU, another torch) prints other numbers than the build the edition quotes; only the
+    mark keeps that from reading as an error. Each source cell that quotes a glued value must become an edition
+    cell with the mark, in the same order."""
+    quoting = [c.source for c in source.cells if c.cell_type == "markdown" and "{glue" in c.source]
+    marked = [c.source for c in edition.cells if c.cell_type == "markdown" and BUILD_MARK in c.source]
+    if len(marked) != len(quoting):
+        return [f"{len(quoting)} cells quote glued numbers, {len(marked)} carry the mark"]
+    return [f"quoted in {q[:50]!r}, unmarked" for q, m in zip(quoting, marked, strict=True)
+            if q.split("{glue")[0][-40:].strip() not in m]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_ids(SOURCES))
+def test_every_quoted_build_number_in_colab_is_marked_as_the_builds(path):
+    edition = nbformat.read(colab_edition(path), as_version=4)
+    problems = unmarked_quotes(nbformat.read(path, as_version=4), edition)
+    assert not problems, f"{colab_edition(path).relative_to(ROOT)}: {problems}"
+
+
+def test_an_edition_without_the_mark_is_caught():
+    source = ROOT / "chapters" / "02_inductive_bias.ipynb"
+    edition = nbformat.read(colab_edition(source), as_version=4)
+    for cell in edition.cells:
+        cell.source = cell.source.replace(BUILD_MARK, "Numbers")
+    assert unmarked_quotes(nbformat.read(source, as_version=4), edition)

@@ -155,6 +155,7 @@ class Converter:
         self.folder = notebook.parent
         self.bib = bibliography()
         self.used: set[str] = set()
+        self.in_cell: set[str] = set()  # the names quoted by the cell being converted
         self.equations: dict[str, int] = {}
         self.figures: dict[str, int] = {}  # figure name -> cell index
         self.cell = 0
@@ -170,6 +171,7 @@ class Converter:
                     return MISSING
                 raise KeyError(f"{self.notebook.relative_to(ROOT)}: no value for glue {key!r}; build the book first")
             self.used.add(key)
+            self.in_cell.add(key)
             bundle = self.values[key]
             if variant == "md" and "text/markdown" in bundle:
                 return bundle["text/markdown"]
@@ -344,15 +346,17 @@ def edition(notebook: Path, values: dict[str, dict], allow_missing: bool = False
         if cell.cell_type != "markdown":
             cells.append(cell)
             continue
-        before = set(converter.used)
+        converter.in_cell = set()
         source = converter.markdown(cell.source)
-        quoted = sorted(converter.used - before, key=lambda n: computed_in.get(n, 0))
+        quoted = sorted(converter.in_cell, key=lambda n: computed_in.get(n, 0))
         if quoted:
             cells_named = sorted({computed_in[n] for n in quoted if n in computed_in})
             where = (f"code cell{'s' if len(cells_named) > 1 else ''} "
-                     f"{', '.join(str(n) for n in cells_named)}" if cells_named else "the code cells above")
-            source += (f"\n\n<sub>The numbers in this cell are those of the book's build; {where} of this notebook "
-                       f"recompute{'s' if len(cells_named) == 1 else ''} them when you run it.</sub>")
+                     f"{', '.join(str(n) for n in cells_named)} of this notebook" if cells_named
+                     else "the code cells above")
+            source += (f"\n\n<sub>The numbers in this cell are those of the book's build; {where} "
+                       f"recompute{'s' if len(cells_named) == 1 else ''} them when you run it, on your machine "
+                       "perhaps with other values and the same conclusions.</sub>")
         if not source.strip():
             continue
         cell.source = source
