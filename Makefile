@@ -133,8 +133,9 @@ sweeps: $(STAMP)
 
 # Every assert on fresh draws: DRAWS seed offsets alternating two CPU code paths; writes gaplib/recorded/audit/.
 DRAWS ?= 10
+AUDIT_OUT ?= gaplib/recorded/audit
 audit: $(STAMP)
-	GAPLIB_STATIC_WIDGETS=1 $(PY) tools/audit.py --draws $(DRAWS) --jobs $(JOBS) $(NOTEBOOKS)
+	$(PY) tools/audit.py --draws $(DRAWS) --jobs $(JOBS) --out $(AUDIT_OUT) $(NOTEBOOKS)
 
 $(UV):
 	PIP_ROOT_USER_ACTION=ignore $(PYTHON) -m pip install --quiet --target _build/uv uv==$(UV_VERSION)
