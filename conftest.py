@@ -124,11 +124,14 @@ def pytest_runtest_makereport(item, call):
         source = path.removeprefix("_build/executed/")
         compared = "" if source == path else (
             f"This is regression mode: the cell's output differs from the one the book shows ({path}), or the cell "
-            "raised. A difference means a number that depends on the run: pin the seed and the threads, or, if the "
-            "output legitimately varies, add a pattern to .ci/nbval-sanitize.cfg.\n")
+            "raised. Numbers differ by nature when the book was executed on another machine type, CPU code path "
+            "(ATEN_CPU_CAPABILITY) or torch build: run `make book` here first (the cache key names all three). On "
+            "the same machine, a difference means a number that depends on the run: seed it and pin the threads, "
+            "or, if the output legitimately varies, add a pattern to .ci/nbval-sanitize.cfg.\n")
         report.sections.append((
             "in plain words",
-            f"The notebook {source} failed in cell {item.cell_num} (cells counted from 0, Markdown included).\n"
+            f"The notebook {source} failed in code cell {item.cell_num} (code cells counted from 0, Markdown not "
+            "counted).\n"
             + compared +
             f"Run it alone to see the whole story: python -m pytest --nbval-lax {source}\n"
             "or open it in Jupyter and run all cells.",

@@ -79,7 +79,7 @@ def test_setup_cell_installs_the_books_release_over_another_version_and_pins_tor
 
 
 def test_the_version_is_written_once():
-    """The cell's version is pyproject's, and the tag it installs is v<version> (see the brief's decisions)."""
+    """The cell's version is pyproject's, and the tag it installs is v<version> (teaching.md, "Releases")."""
     source = first_code_cell()
     assert f'GAPLIB_VERSION = "{sync_notebooks.version()}"' in source
     assert "@main" not in source and "@v{version}" not in source

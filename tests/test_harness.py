@@ -72,6 +72,7 @@ def test_the_book_executor_fails_on_a_raising_cell_and_says_where_in_plain_words
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"The notebook {failing_book / 'broken.ipynb'} failed in cell 2 (CellExecutionError)" in result.stderr
     assert "the claim is false" in result.stderr
+    assert "\x1b[" not in result.stderr and "nbclient" not in result.stderr, "colour codes or nbclient's own frames"
     # nothing was cached for it: a second run executes it again
     assert "0 of 1 notebooks already in the cache" in _execute_into(failing_book / "cache",
                                                                      failing_book / "broken.ipynb").stdout

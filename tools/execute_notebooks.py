@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -77,6 +78,15 @@ def _failed_cell(nb) -> str:
     return "a cell (it ran past the timeout, or the kernel died)"
 
 
+def _cell_traceback(nb) -> str:
+    """The failing cell's own traceback, without terminal colours (nbclient's wrapper and its frames left out)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output.get("traceback", [])))
+    return ""
+
+
 def execute(path: Path, timeout_s: int) -> dict:
     """Run one notebook in a fresh kernel; return it executed, with its cost and any error in plain words."""
     import nbformat
@@ -94,7 +104,7 @@ def execute(path: Path, timeout_s: int) -> dict:
     if result.err is not None:
         error = (f"The notebook {_shown(path)} failed in {_failed_cell(nb)} ({type(result.err).__name__}). "
                  f"Run it alone to see the whole story: python -m pytest --nbval-lax {_shown(path)}\n"
-                 f"{result.exc_string}")
+                 f"{_cell_traceback(nb) or result.exc_string}")
     return {"nb": nb, "wall_s": result.time, "cpu_s": cpu_s, "error": error}
 
 
