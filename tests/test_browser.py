@@ -488,6 +488,20 @@ def test_index_redirects_to_the_first_page(browser, server: str) -> None:
         visit.close()
 
 
+def test_pages_name_an_icon_that_loads(browser, server: str) -> None:
+    # without one, every page load asks for /favicon.ico and the server answers 404
+    visit = Visit(browser, server)
+    try:
+        page = visit.open(f"{TOC_FILES[0]}.html")
+        icons = page.eval_on_selector_all('link[rel~="icon"]', "els => els.map(e => e.href)")
+        assert icons, "no <link rel=icon> on the page"
+        for url in icons:
+            response = page.request.get(url)
+            assert response.ok and response.headers["content-type"].startswith("image/"), (url, response.status)
+    finally:
+        visit.close()
+
+
 CHAPTERS = [doc for doc in TOC_FILES if doc.startswith("chapters/")]
 
 
