@@ -30,6 +30,10 @@ help:
 	@echo "make bench         each notebook alone at one thread, slowest first, against its budget"
 	@echo "make lock          re-resolve requirements.lock for Linux, macOS and Windows (uses uv)"
 	@echo "make lock-check    prove the lock installs on each platform in LOCK_PLATFORMS (dry run, uv)"
+	@echo "make venv          (re)build .venv from requirements.lock (every other target does this first)"
+	@echo "make lint          ruff on the code and the notebooks"
+	@echo "make linkcheck     check the book's external links (needs the internet)"
+	@echo "make clean         remove _build and .venv"
 
 # One torch/BLAS thread everywhere, in the book build as in the tests: the rendered book and nbval then print the
 # same numbers on the same machine type and software (gaplib.seed_everything pins one thread as well), and the two

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,3 +183,10 @@ def test_kernels_draw_figures_inline_even_when_the_caller_sets_agg(tmp_path):
     nbformat.write(nb, tmp_path / "figure.ipynb")
     result = _pytest_with_project_config(["--nbval", "figure.ipynb"], tmp_path, MPLBACKEND="Agg")
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_make_help_lists_every_target():
+    phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.MULTILINE).group(1).split()
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    missing = [target for target in phony if target != "help" and f"make {target} " not in shown]
+    assert not missing, f"make help omits {missing}"
