@@ -55,6 +55,17 @@ CLAIMS = (
     Claim("null arm: with a fixed size, mean and sum differ by less than 0.02 (30 epochs)",
           "fixed_sum_minus_mean_30", above=-0.02, below=0.02),
     Claim("the same with the budget doubled (60 epochs)", "fixed_sum_minus_mean_60", above=-0.02, below=0.02),
+    Claim("the bag of words stays within 0.05 of chance on the order task (15 epochs)",
+          "order_gap_minus_half_15", above=-0.05, below=0.05),
+    Claim("fit: the signal CNN reaches a training accuracy of 0.95 at 20 epochs", "signal_train_20", above=0.95),
+    Claim("fit: the bag of words fits the 'which' task (training accuracy >= 0.95, 15 epochs)",
+          "train_which_gap_15", above=0.95),
+    Claim("fit: the flatten model fits the order task (training accuracy >= 0.95, 15 epochs)",
+          "train_order_flatten_15", above=0.95),
+    Claim("fit: the mean readout fits the fixed-size sets (training accuracy >= 0.95, 30 epochs)",
+          "train_fixed_mean_30", above=0.95),
+    Claim("fit: the sum readout fits the varying-size sets (training accuracy >= 0.95, 30 epochs)",
+          "train_varying_sum_30", above=0.95),
 )
 
 
