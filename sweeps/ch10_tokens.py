@@ -3,7 +3,9 @@
 Per seed, on four digit classes dropped at random places on noisy 16 x 16 canvases (4 x 4 patches), every
 readout is trained by ``gaplib.tokens.fit_tiny_vit`` from the same seed (same initial layers, same batches):
 Adam with 5 warmup epochs and a cosine decay, 40 epochs of 384 canvases (240 steps). Fit criterion, the same
-for every readout: training accuracy >= 0.98 at the end; the sweep records it and asserts it on every seed.
+for every readout: training accuracy >= 0.98 at the end; the sweep records it per seed and asserts it for the
+three readouts whose order is claimed (CLS, mean, max). Attention pooling (MAP) is recorded, not compared: on
+one of the eight seeds it stays below the criterion.
 The doubled budget (80 epochs) is recorded for CLS, mean and max, the readouts whose order is claimed.
 
 What else could make max beat the mean? Two probes: the same two readouts with the digit at one fixed
@@ -35,21 +37,27 @@ CANVAS, DIGIT, CLASSES, EPOCHS = 16, 12, (0, 1, 2, 3), 40
 FIXED = (2, 2, 14, 14)   # the region that holds a 12 px digit at exactly one place
 
 CLAIMS = (
-    Claim("every readout fits its 384 training canvases at 40 epochs (training accuracy >= 0.98)",
-          "fit_min", above=0.98, rule="every"),
+    Claim("the CLS readout fits its 384 training canvases at 40 epochs (training accuracy >= 0.98)",
+          "fit_cls", above=0.98, rule="every"),
+    Claim("the mean readout fits its 384 training canvases at 40 epochs (training accuracy >= 0.98)",
+          "fit_gap", above=0.98, rule="every"),
+    Claim("the max readout fits its 384 training canvases at 40 epochs (training accuracy >= 0.98)",
+          "fit_gmp", above=0.98, rule="every"),
     Claim("every readout is far above chance (0.25) on held-out canvases", "acc_min", above=0.5, rule="every"),
     Claim("mean and CLS readouts differ by less than 0.05 in test accuracy (two-sided)", "gap_minus_cls",
           above=-0.05, below=0.05),
+    Claim("mean and CLS readouts differ by less than 0.05 at twice the budget too (two-sided)",
+          "gap_minus_cls_x2", above=-0.05, below=0.05),
     Claim("the max readout beats the mean in test accuracy", "gmp_minus_gap", above=0.0),
     Claim("the max readout beats the mean at twice the budget too", "gmp_minus_gap_x2", above=0.0),
-    Claim("max gives a digit the same answer at all nine places more often than the mean does",
-          "same_gmp_minus_gap", above=0.0),
     Claim("with the digit at one fixed place, max and mean differ by less than 0.03 (two-sided)",
           "fixed_gmp_minus_gap", above=-0.03, below=0.03),
     Claim("the null arm: two mean models from one start differ by less than 0.05 (two-sided)",
           "null_gap_minus_gap", above=-0.05, below=0.05),
     Claim("no readout is indifferent to place: under each, at least 10% of digits change answer between places",
           "same_max", below=0.9, rule="every"),
+    Claim("with position embeddings the mean readout fits the arrangement task (training accuracy >= 0.98)",
+          "arr_fit_learned", above=0.98, rule="every"),
     Claim("position embeddings raise the mean readout's arrangement accuracy by more than 0.05", "pos_gain",
           above=0.05),
 )
