@@ -1,12 +1,23 @@
 """The tiny vision transformer (gaplib.tokens): the token-CAM identity, the bag of tokens, and bad input."""
 
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gaplib.models import count_parameters
-from gaplib.tokens import AttentionPool, PatchEmbedding, TinyViT, pool_tokens, token_class_maps
+from gaplib.tokens import (
+    AttentionPool,
+    PatchEmbedding,
+    TinyViT,
+    digits_at_places,
+    fit_tiny_vit,
+    pool_tokens,
+    token_class_maps,
+    train_with_warmup,
+)
 
 settings.register_profile("course", deadline=None, max_examples=40, derandomize=True)
 settings.load_profile("course")
@@ -151,3 +162,63 @@ def test_learned_positions_fix_the_size_and_no_positions_accept_any():
     with pytest.raises(ValueError, match="built for 2x2 patches"):
         _model(0, "gap", "learned")(torch.randn(1, 1, 12, 12, dtype=torch.float64))
     assert _model(0, "gap", "none")(torch.randn(2, 1, 12, 16, dtype=torch.float64)).shape == (2, 3)
+
+
+def _tiny_task(n=16, size=8, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, size, size, generator=generator), torch.arange(n) % 2
+
+
+def test_warmup_rises_linearly_then_decays_along_a_cosine():
+    # The schedule, read back from the optimiser: every step's rate is what the docstring's formula says.
+    seen = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy
+    try:
+        images, labels = _tiny_task()
+        torch.manual_seed(0)
+        model = TinyViT(8, 4, 2, "gap", dim=8, heads=2)
+        train_with_warmup(model, images, labels, epochs=4, batch_size=8, lr=1e-2, warmup_epochs=1)
+    finally:
+        torch.optim.Adam.step = original
+    expected = [1e-2 * (s + 1) / 2 for s in range(2)]
+    expected += [1e-2 * 0.5 * (1 + math.cos(math.pi * (s - 2) / 6)) for s in range(2, 8)]
+    assert seen == pytest.approx(expected)
+    assert not model.training
+
+
+def test_fit_tiny_vit_is_paired_by_seed_and_honours_the_audit_offset(monkeypatch):
+    images, labels = _tiny_task()
+    first = fit_tiny_vit("gap", images, labels, seed=3, epochs=2)
+    again = fit_tiny_vit("gap", images, labels, seed=3, epochs=2)
+    other_batches = fit_tiny_vit("gap", images, labels, seed=3, epochs=2, batch_seed=4)
+    assert torch.equal(first.linear.weight, again.linear.weight)
+    assert not torch.equal(first.linear.weight, other_batches.linear.weight)
+    monkeypatch.setenv("GAPLIB_SEED_OFFSET", "5")
+    shifted = fit_tiny_vit("gap", images, labels, seed=3, epochs=2)
+    assert not torch.equal(first.linear.weight, shifted.linear.weight)
+    assert first.linear.out_features == 2 and first.readout == "gap"
+
+
+def test_digits_at_places_pastes_the_same_digit_at_every_offset():
+    digits = torch.rand(3, 1, 4, 4)
+    moved = digits_at_places(digits, 6, offsets=(0, 2), noise=0.0)
+    assert moved.shape == (4, 3, 1, 6, 6)
+    assert torch.equal(moved[3, :, :, 2:, 2:], digits) and moved[3, :, :, :2].abs().sum() == 0
+    with pytest.raises(ValueError, match="digits_at_places"):
+        digits_at_places(digits, 5, offsets=(0, 2))
+
+
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"warmup_epochs": 4}, {"lr": 0.0}, {"batch_size": 0}])
+def test_train_with_warmup_rejects_bad_budgets(kwargs):
+    images, labels = _tiny_task()
+    settings_ = {"epochs": 4, "warmup_epochs": 1, **kwargs}
+    with pytest.raises(ValueError, match="train_with_warmup"):
+        train_with_warmup(TinyViT(8, 4, 2, "gap", dim=8, heads=2), images, labels, **settings_)
+    with pytest.raises(ValueError, match="train_with_warmup"):
+        train_with_warmup(TinyViT(8, 4, 2, "gap", dim=8, heads=2), images, labels[:3])
