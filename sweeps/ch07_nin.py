@@ -35,11 +35,12 @@ CANVAS, DIGIT, CLASSES = 20, 8, 10
 MARGIN = 0.05
 
 CLAIMS = (
-    *(Claim(f"NiN beats the flatten head by more than {MARGIN} test accuracy ({e} epochs)",
+    *(Claim(f"NiN beats the plain flatten head by more than {MARGIN} test accuracy ({e} epochs)",
             f"nin_minus_flat_{e}", above=MARGIN) for e in BUDGETS),
-    *(Claim(f"NiN beats the best flatten arm by more than {MARGIN} ({e} epochs)",
-            f"nin_minus_best_flat_{e}", above=MARGIN) for e in BUDGETS),
+    Claim(f"NiN beats the best flatten arm (plain, weight decay 0.01 or 0.1) by more than {MARGIN} (15 epochs)",
+          "nin_minus_best_flat_15", above=MARGIN),
     Claim("the plain flatten head fits its training canvases at 15 epochs", "flat_train_15", above=0.95),
+    Claim("NiN's test accuracy is well above chance (0.1): above 0.2 at 15 epochs", "nin_test_15", above=0.2),
     Claim("NiN's class map peaks on the target more often than the best class-blind map, by more than 0.2",
           "nin_minus_blind_target", above=0.2),
 )
