@@ -9,7 +9,12 @@ The operations the book is about sit at the top level; everything else lives in 
 - ``pyramid``: spatial pyramid pooling, between GAP and flatten, for inputs of any size;
 - ``cam`` and ``localization``: class activation maps, their boxes, and class-specific localisation scores;
 - ``data``: the seeded data sets (scikit-learn digits on canvases, textures, signals, sentences, sets);
-- ``train``: seeding, training and evaluation;
+- ``train``: seeding (with the audit's seed offset), training and evaluation;
+- ``invariance``, ``dynamics`` and ``anysize``: the experiments of chapters 2, 4 and 11 that a notebook and its
+  recorded sweep both run (shift flips on correctly classified digits, accuracy at several budgets, apparent
+  object size and FixRes's fine-tuning step);
+- ``stats`` and ``evidence``: the book's rule for comparative claims (paired seeds, a t interval or a sign test)
+  and the recorded many-seed sweeps the chapters assert their claims on;
 - ``plot``, ``widgets`` and ``book``: figures, the live explorers and glued numbers for the pages;
 - ``checks``: the exercises' checkers, one module per exercise.
 """
