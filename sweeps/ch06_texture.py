@@ -29,8 +29,8 @@ MIXED_DERIVATIVE = torch.tensor([[1.0, 0.0, -1.0], [0.0, 0.0, 0.0], [-1.0, 0.0, 
 CLAIMS = (
     *(Claim(f"After {e} epochs one conv + GAP tells the textures apart (every seed above 0.95)", f"test_e{e}",
             above=0.95, rule="every") for e in BUDGETS),
-    *(Claim(f"After {e} epochs the key filter is the mixed derivative (every seed: |cosine| above 0.8)",
-            f"cosine_e{e}", above=0.8, rule="every") for e in BUDGETS),
+    *(Claim(f"After {e} epochs the key filter is the mixed derivative (mean |cosine| above 0.8)",
+            f"cosine_e{e}", above=0.8) for e in BUDGETS),
     Claim("The key channel's pooled activation is more than 4 times larger on checkerboards (8 epochs)",
           "ratio_e8", above=4.0),
 )
