@@ -37,8 +37,8 @@ CANVAS, BRIGHTNESS = 24, 2.0
 PATCH_SIDES, HEADS = (8, 5, 3), ("gap", "gmp", "gem")
 
 CLAIMS = (
-    *(Claim(f"After 5 epochs {head.upper()} finds the 8-px patch on average (above 0.75, halfway from chance to "
-            "perfect)", f"{head}_p8_test_e5", above=0.75) for head in HEADS),
+    *(Claim(f"After 5 epochs {name} finds the 8-px patch on average (above 0.75, halfway from chance to perfect)",
+            f"{head}_p8_test_e5", above=0.75) for head, name in zip(HEADS, ("GAP", "GMP", "GeM"), strict=True)),
     Claim("After 5 epochs GMP beats GAP on the 3-px patch by more than 0.2", "gmp_minus_gap_p3_e5", above=0.2),
     Claim("After 5 epochs GeM beats GAP on the 3-px patch", "gem_minus_gap_p3_e5", above=0.0),
     Claim("After 5 epochs GMP beats GeM on the 3-px patch", "gmp_minus_gem_p3_e5", above=0.0),
