@@ -23,8 +23,8 @@ def accuracy_at_budgets(model: nn.Module, train: tuple[torch.Tensor, torch.Tenso
                         probe: Callable[[int, nn.Module], None] | None = None) -> dict[int, tuple[float, float]]:
     r"""Train with Adam on cross-entropy and score the model after each budget of ``budgets`` epochs.
 
-    .. math:: \mathcal{L} = -\frac{1}{B}\sum_b \log \mathrm{softmax}(z_b)_{y_b},
-              \qquad \text{score}(e) = \big(\mathrm{acc}_\text{train}(\theta_e),\ \mathrm{acc}_\text{test}(\theta_e)\big)
+    .. math:: \mathcal{L} = -\frac{1}{B}\sum_b \log \mathrm{softmax}(z_b)_{y_b}, \qquad
+              \text{score}(e) = \big(\mathrm{acc}_\text{train}(\theta_e),\ \mathrm{acc}_\text{test}(\theta_e)\big)
 
     The loop is :func:`gaplib.train.train_classifier`'s, step for step (one Adam optimizer for the whole run,
     the batch order drawn from ``offset_seed(seed)``), so the score at ``e`` epochs is the score of a run
