@@ -85,14 +85,14 @@ endef
 # The notebooks run through jupyter-cache (_build/.jupyter_cache): tools/execute_notebooks.py first executes
 # those whose code the cache lacks, BOOK_JOBS at a time, longest first, measuring each kernel's CPU time
 # (_build/notebook_times.json); Sphinx then finds every notebook in the cache and only renders.
-# jupyter-cache knows a notebook's code, not the code it imports: a change to gaplib, the lock or the way the
-# kernels are run (this Makefile, the executor) empties the cache, so that the book never shows numbers that the
-# current gaplib would not reproduce.
+# jupyter-cache knows a notebook's code, not the code it imports: a change to gaplib (its recorded sweeps too),
+# the lock or the way the kernels are run (this Makefile, the executor) empties the cache, so that the book never
+# shows numbers that the current gaplib would not reproduce.
 # The key also names what changes numbers without changing code: the torch build, the CPU code path torch takes
 # here (ATEN_CPU_CAPABILITY can force another) and the thread count, so that no build mixes two machines' runs.
 KERNEL_ENV = $(shell $(PY) -c "import torch; print(torch.__version__, torch.backends.cpu.get_cpu_capability())") \
 	$(OMP_NUM_THREADS) $(MKL_NUM_THREADS)
-CACHE_KEY = $(shell { find gaplib -name '*.py' | sort | xargs cat; cat requirements.lock Makefile tools/execute_notebooks.py; \
+CACHE_KEY = $(shell { find gaplib -name '*.py' -o -path 'gaplib/recorded/sweeps/*.json' | sort | xargs cat; cat requirements.lock Makefile tools/execute_notebooks.py; \
 	echo "$(KERNEL_ENV)"; } | sha256sum | cut -c1-16)
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees

@@ -15,3 +15,14 @@ def test_the_page_lists_every_chapter_and_exercise() -> None:
     text = page()
     for notebook in book_notebooks():
         assert f"]({notebook.relative_to(ROOT).as_posix()})" in text, notebook
+
+
+def test_each_claim_row_shows_its_own_bound_even_where_texts_repeat() -> None:
+    from tools.make_claims_page import _claims_table
+
+    record = {"name": "ch99_probe", "seeds": list(range(8)), "results": {"a": [0.5 + 0.01 * i for i in range(8)]},
+              "claims": [{"text": "Same at twice the budget", "metric": "a", "above": 0.4, "rule": "interval"},
+                         {"text": "Same at twice the budget", "metric": "a", "below": 0.7, "rule": "interval"}]}
+    rows = _claims_table([record])[2:]
+    assert [row.split(" | ")[6] for row in rows] == ["above 0.4", "below 0.7"], rows
+    assert all(row.endswith("| yes |") for row in rows), rows

@@ -52,8 +52,8 @@ def _interval(values: list[float]) -> tuple[float, float, float]:
 def _bound(claim: dict) -> str:
     above, below = claim.get("above"), claim.get("below")
     if above is not None and below is not None:
-        return f"between {above:g} and {below:g}"
-    return f"above {above:g}" if above is not None else f"below {below:g}"
+        return f"between {above:.3g} and {below:.3g}"
+    return f"above {above:.3g}" if above is not None else f"below {below:.3g}"
 
 
 def _title(notebook: Path) -> str:
@@ -72,9 +72,8 @@ def _claims_table(sweeps: list[dict]) -> list[str]:
 
     for data in sweeps:
         evidence = from_json(data)
-        for claim in evidence.claims:
+        for claim, entry in zip(evidence.claims, data["claims"], strict=True):
             mean, low, high = _interval(evidence.values(claim.metric).tolist())
-            entry = next(c for c in data["claims"] if c["text"] == claim.text)
             rows.append(f"| {claim.text} | `{claim.metric}` | {RULE_WORDS[claim.rule]} | {len(evidence.seeds)} | "
                         f"{mean:.3f} | {low:.3f} to {high:.3f} | {_bound(entry)} | "
                         f"{'yes' if claim.holds(evidence.values(claim.metric)) else '**no**'} |")

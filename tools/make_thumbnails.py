@@ -29,7 +29,7 @@ KEY_FIGURES = {
     "01_mechanism": "fig-noise-law",
     "02_inductive_bias": "fig-left-right",
     "03_regularization": "fig-learning-curve",
-    "04_training_dynamics": "fig-head-curves",
+    "04_training_dynamics": "fig-bn-budget",
     "05_cam": "fig-cam-distractor",
     "06_limitations": "fig-dilution",
     "07_foundational_cnns": "fig-nin-class-maps",
