@@ -24,5 +24,5 @@ def test_each_claim_row_shows_its_own_bound_even_where_texts_repeat() -> None:
               "claims": [{"text": "Same at twice the budget", "metric": "a", "above": 0.4, "rule": "interval"},
                          {"text": "Same at twice the budget", "metric": "a", "below": 0.7, "rule": "interval"}]}
     rows = _claims_table([record])[2:]
-    assert [row.split(" | ")[6] for row in rows] == ["above 0.4", "below 0.7"], rows
+    assert [row.split(" | ")[2] for row in rows] == ["above 0.4 (t interval)", "below 0.7 (t interval)"], rows
     assert all(row.endswith("| yes |") for row in rows), rows

@@ -16,11 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PAGE = ROOT / "how_sure.md"
-RULE_WORDS = {
-    "interval": "95% t interval clears the bound",
-    "sign": "sign test, p <= 0.01",
-    "every": "every seed clears the bound",
-}
+RULE_WORDS = {"interval": "t interval", "sign": "sign test", "every": "every seed"}
 
 INTRO = """# How sure is each claim?
 
@@ -31,9 +27,10 @@ recorded data (`tools/make_claims_page.py`); [the teaching notes](teaching.md) e
 
 **The claims.** Each conclusion below is asserted in its chapter on a recorded sweep: the chapter's experiment
 at a budget where the models fit, over at least eight seeds paired across the arms (`sweeps/`, `make sweeps`).
-The rule is stated with it; for the t interval, a true mean lying exactly on the bound would pass at most
-2.5% of the time. The chapter's live run, which you can repeat, is checked to be a plausible draw of the same
-sweep.
+The rule is stated with it: *t interval*, the 95% t interval of the mean clears the bound (a true mean lying
+exactly on the bound would pass at most 2.5% of the time); *sign test*, a one-sided sign test at p <= 0.01;
+*every seed*, every seed clears the bound (kept for effects many standard deviations wide). The chapter's live
+run, which you can repeat, is checked to be a plausible draw of the same sweep.
 
 **The audit.** `make audit` ran every chapter and exercise again with every training seed shifted by a constant
 (a fresh draw of initialisations and batch orders; the data stay the same), alternating between this
@@ -66,17 +63,17 @@ def _title(notebook: Path) -> str:
 
 
 def _claims_table(sweeps: list[dict]) -> list[str]:
-    rows = ["| conclusion | metric | rule | seeds | mean | 95% interval | bound | holds |",
-            "| --- | --- | --- | ---: | ---: | --- | --- | --- |"]
+    """One row per claim: four columns, so that the table fits a phone's column."""
     from gaplib.evidence import from_json
 
+    rows = ["| conclusion | mean (95% interval) | bound (rule) | holds |", "| --- | --- | --- | --- |"]
     for data in sweeps:
         evidence = from_json(data)
         for claim, entry in zip(evidence.claims, data["claims"], strict=True):
             mean, low, high = _interval(evidence.values(claim.metric).tolist())
-            rows.append(f"| {claim.text} | `{claim.metric}` | {RULE_WORDS[claim.rule]} | {len(evidence.seeds)} | "
-                        f"{mean:.3f} | {low:.3f} to {high:.3f} | {_bound(entry)} | "
-                        f"{'yes' if claim.holds(evidence.values(claim.metric)) else '**no**'} |")
+            holds = "yes" if claim.holds(evidence.values(claim.metric)) else "**no**"
+            rows.append(f"| {claim.text} | {mean:.3f} ({low:.3f} to {high:.3f}) | {_bound(entry)} "
+                        f"({RULE_WORDS[claim.rule]}) | {holds} |")
     return rows
 
 
@@ -111,7 +108,7 @@ def page() -> str:
         if not shown.startswith("chapters/"):
             continue
         number = notebook.stem.split("_")[0]
-        lines.append(f"## [{_title(notebook)}]({shown})\n")
+        lines.append(f"## {int(number)} · {_title(notebook)}\n\n[Open the chapter]({shown}).\n")
         own = [s for s in sweeps if s["name"].startswith(f"ch{number}_")]
         if own:
             lines += _claims_table(own)
