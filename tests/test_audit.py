@@ -36,3 +36,20 @@ def test_every_check_held_on_every_audited_draw_of_the_current_code(notebook: Pa
     assert set(record["cells"]) == checking, f"{shown}: the audited checking cells differ from today's; {again}"
     for index, cell in record["cells"].items():
         assert cell["held"] == cell["runs"] == len(draws), f"{shown} cell {index} held {cell['held']} of {cell['runs']}"
+
+
+def test_the_ci_slice_audits_what_a_change_can_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    from types import SimpleNamespace
+
+    from tools import audit
+
+    def diff(names: list[str]):
+        monkeypatch.setattr(subprocess, "run", lambda *a, **k: SimpleNamespace(stdout="\n".join(names)))
+        return [p.relative_to(ROOT).as_posix() for p in audit.changed_notebooks("HEAD~1")]
+
+    assert diff(["chapters/05_cam.ipynb", "README.md"]) == ["chapters/05_cam.ipynb"]
+    assert diff(["README.md", "how_sure.md", "gaplib/recorded/audit/chapters_05_cam.json"]) == []
+    everything = [p.relative_to(ROOT).as_posix() for p in book_notebooks()]
+    assert diff(["gaplib/pooling.py"]) == everything
+    assert diff(["requirements.lock"]) == everything

@@ -95,7 +95,9 @@ def changed_notebooks(since: str) -> list[Path]:
 
     names = subprocess.run(["git", "diff", "--name-only", since, "--"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout.split()
-    if any(n.startswith("gaplib/") or n == "requirements.lock" for n in names):
+    moves_all = [n for n in names if n == "requirements.lock"
+                 or (n.startswith("gaplib/") and not n.startswith("gaplib/recorded/audit/"))]
+    if moves_all:
         return book_notebooks()
     return [p for p in book_notebooks() if p.relative_to(ROOT).as_posix() in names]
 
