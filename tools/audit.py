@@ -32,6 +32,7 @@ from execute_notebooks import (  # noqa: E402
     cell_timeout_s,
     read_times,
 )
+from run_sweep import environment  # noqa: E402
 
 OUT = ROOT / "gaplib" / "recorded" / "audit"
 PATHS = {"native": None, "default": "default"}  # name: ATEN_CPU_CAPABILITY (None: the machine's best)
@@ -116,12 +117,6 @@ def summarise(runs: list[dict], sources: dict[str, list[str]]) -> dict:
         for error in run["errors"]:
             entry["failures"].append({"offset": run["offset"], "path": run["path"], **error})
     return notebooks
-
-
-def environment() -> dict[str, str]:
-    from run_sweep import environment as sweep_environment
-
-    return sweep_environment()
 
 
 def main(argv: list[str] | None = None) -> int:

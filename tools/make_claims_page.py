@@ -39,13 +39,6 @@ when it ran without an error.
 """
 
 
-def _interval(values: list[float]) -> tuple[float, float, float]:
-    from gaplib.stats import paired_interval
-
-    interval = paired_interval(values)
-    return interval.mean, interval.low, interval.high
-
-
 def _bound(claim: dict) -> str:
     above, below = claim.get("above"), claim.get("below")
     if above is not None and below is not None:
@@ -70,7 +63,7 @@ def _claims_table(sweeps: list[dict]) -> list[str]:
     for data in sweeps:
         evidence = from_json(data)
         for claim, entry in zip(evidence.claims, data["claims"], strict=True):
-            mean, low, high = _interval(evidence.values(claim.metric).tolist())
+            mean, low, high = evidence.interval(claim.metric)[:3]
             holds = "yes" if claim.holds(evidence.values(claim.metric)) else "**no**"
             rows.append(f"| {claim.text} | {mean:.3f} ({low:.3f} to {high:.3f}) | {_bound(entry)} "
                         f"({RULE_WORDS[claim.rule]}) | {holds} |")
@@ -122,11 +115,10 @@ def page() -> str:
             lines.append("No comparative claim: this chapter's checks are exact results and effects many standard "
                          "deviations wide.\n")
         lines.append(_audit_line(audits.get(shown)) + "\n")
-    exercises = [audits.get(n.relative_to(ROOT).as_posix()) for n in book_notebooks()
-                 if n.relative_to(ROOT).as_posix().startswith("exercises/")]
     lines.append("## The exercises\n")
     lines.append("| exercise | check cells | runs | held |\n| --- | ---: | ---: | ---: |")
-    for notebook, record in zip([n for n in book_notebooks() if n.parent.name == "exercises"], exercises, strict=True):
+    for notebook in [n for n in book_notebooks() if n.parent.name == "exercises"]:
+        record = audits.get(notebook.relative_to(ROOT).as_posix())
         if record is None:
             lines.append(f"| [{_title(notebook)}](exercises/{notebook.name}) | | not audited yet | |")
             continue

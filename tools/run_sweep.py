@@ -161,8 +161,9 @@ def write(record: dict, out: Path) -> Path:
 def rewrite_claims(script: Path) -> Path:
     out = RECORDED / f"{script.stem}.json"
     record = json.loads(out.read_text())
-    record["claims"] = claims_of(load_script(script))
-    record["description"] = (load_script(script).__doc__ or "").strip()
+    module = load_script(script)
+    record["claims"] = claims_of(module)
+    record["description"] = (module.__doc__ or "").strip()
     return write(record, out)
 
 
